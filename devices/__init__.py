@@ -1,0 +1,1 @@
+"""labctl.devices — see ../shared/DESIGN.md."""

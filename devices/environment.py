@@ -1,0 +1,247 @@
+"""Environment sensors: glovebox and room conditions (O2, H2O, temperature, pressure) over OPC UA.
+
+:class:`EnvironmentSensor` is an ophyd Device with one read-only signal per configured channel.
+Each read asks the controller for the channel's node value (through
+:class:`~labctl.transports.opcua.OpcUaTransport`, with the configured timeout), converts it from
+the unit the controller reports to the SI unit it is recorded in, and carries the channel's alarm
+limits in ``describe()``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from ophyd import Component, Device
+from ophyd.signal import SignalRO
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.errors import ConfigIssue, ProtocolError, UnitError
+from labctl.transports.opcua import OpcUaTransport
+from labctl.units import record_unit, to_magnitude, ureg
+
+__all__ = ["ChannelOptions", "EnvironmentSensor", "EnvironmentSensorOptions"]
+
+
+class ChannelOptions(BaseModel):
+    """One channel of an environment controller.
+
+    Args:
+        node: the OPC UA node id string (``ns=2;s=glovebox.o2``).
+        units: the unit the controller reports the value in (``ppm``, ``degC``, ``hPa``).
+        precision: decimals worth showing.
+        description: what the channel measures, for people.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(min_length=1)
+    units: str
+    precision: int = Field(default=3, ge=0, le=12)
+    description: str = ""
+
+    @field_validator("units")
+    @classmethod
+    def _is_unit(cls, value: str) -> str:
+        record_unit(value)  # raises UnitError (a ValueError) for a non-unit
+        return value
+
+
+class EnvironmentSensorOptions(BaseModel):
+    """``options`` of an ``environment-sensor`` device.
+
+    Args:
+        channels: channel name → where and in which unit.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: dict[str, ChannelOptions] = Field(min_length=1)
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, channels: dict[str, ChannelOptions]) -> dict[str, ChannelOptions]:
+        for name in channels:
+            if not name.isidentifier():
+                raise ValueError(f"channel name {name!r} must be a Python identifier")
+        return channels
+
+
+class OpcUaChannel(SignalRO):  # type: ignore[misc]
+    """A read-only signal whose value is read from one OPC UA node on every ``get()``.
+
+    The parent device assigns the channel's options and transport after construction.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.channel: ChannelOptions | None = None
+        self.transport: OpcUaTransport | None = None
+        self.alarm: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def record_units(self) -> str:
+        """The unit values are recorded in."""
+        assert self.channel is not None
+        return record_unit(self.channel.units)
+
+    def get(self, **kwargs: Any) -> float:  # noqa: ARG002 — ophyd passes options readers ignore
+        """Read the node now and return the value in :attr:`record_units`."""
+        assert self.channel is not None
+        assert self.transport is not None
+        (raw,) = self.transport.read_values([self.channel.node])
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise ProtocolError(
+                self.transport.device,
+                self.transport.address,
+                f"node {self.channel.node} holds {type(raw).__name__}, not a number",
+                sent=f"Read {self.channel.node}",
+                expected="a number",
+                received=raw,
+            )
+        value = to_magnitude(ureg.Quantity(float(raw), self.channel.units), self.record_units)
+        self._readback = value
+        self._metadata["timestamp"] = time.time()
+        return value
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Data keys with units, precision and alarm limits."""
+        assert self.channel is not None
+        assert self.transport is not None
+        description = {
+            "source": f"opcua:{self.transport.address}/{self.channel.node}",
+            "dtype": "number",
+            "shape": [],
+            "units": self.record_units,
+            "precision": self.channel.precision,
+        }
+        low, high = self.alarm
+        if low is not None or high is not None:
+            description["limits"] = {"alarm": {"low": low, "high": high}}
+        return {self.name: description}
+
+
+class EnvironmentSensor(Device):  # type: ignore[misc]
+    """A glovebox or room controller read over OPC UA: one signal per configured channel.
+
+    Build it with :meth:`from_config`; the channels become components named after the channels
+    (``glovebox.o2``), and their data keys are ``<device>_<channel>``.
+
+    Args:
+        transport: the OPC UA connection.
+        options: the channels.
+        alarm_limits: channel → (low, high) in the recorded unit, for ``describe()``.
+    """
+
+    driver_names: ClassVar[tuple[str, ...]] = ("opcua",)
+    Options: ClassVar[type[BaseModel]] = EnvironmentSensorOptions
+
+    def __init__(
+        self,
+        *,
+        transport: OpcUaTransport,
+        options: EnvironmentSensorOptions,
+        alarm_limits: dict[str, tuple[float | None, float | None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.transport = transport
+        self.options = options
+        for channel_name, channel in options.channels.items():
+            signal: OpcUaChannel = getattr(self, channel_name)
+            signal.channel = channel
+            signal.transport = transport
+            signal.alarm = (alarm_limits or {}).get(channel_name, (None, None))
+
+    @classmethod
+    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+        """Every problem with this device's options and limits, with key paths."""
+        where = ("devices", name)
+        try:
+            options = EnvironmentSensorOptions.model_validate(config.options)
+        except ValidationError as error:
+            return issues_from_validation_error(error, (*where, "options"))
+        issues = []
+        for limit_name, limit in config.limits.items():
+            channel = options.channels.get(limit_name)
+            if channel is None:
+                issues.append(
+                    ConfigIssue(
+                        (*where, "limits", limit_name),
+                        f"no channel of that name; channels are {sorted(options.channels)}",
+                    )
+                )
+                continue
+            for end in ("low", "high"):
+                value = getattr(limit, end)
+                if value is not None and not value.is_compatible_with(channel.units):
+                    issues.append(
+                        ConfigIssue(
+                            (*where, "limits", limit_name, end),
+                            f"wrong dimension: channel {limit_name!r} is in {channel.units}",
+                            f"{value:~P}",
+                        )
+                    )
+        return issues
+
+    @classmethod
+    def from_config(cls, name: str, config: DeviceConfig, address: str) -> EnvironmentSensor:
+        """Build the device for ``config``, talking to ``address`` (not yet connected)."""
+        options = EnvironmentSensorOptions.model_validate(config.options)
+        transport = OpcUaTransport(
+            address,
+            device=name,
+            connect_timeout=to_magnitude(config.timeout.connect, "s"),
+            read_timeout=to_magnitude(config.timeout.read, "s"),
+        )
+        alarm_limits: dict[str, tuple[float | None, float | None]] = {}
+        for channel_name, limit in config.limits.items():
+            unit = record_unit(options.channels[channel_name].units)
+            low = None if limit.low is None else to_magnitude(limit.low, unit)
+            high = None if limit.high is None else to_magnitude(limit.high, unit)
+            alarm_limits[channel_name] = (low, high)
+        components = {
+            channel_name: Component(OpcUaChannel, kind="hinted")
+            for channel_name in options.channels
+        }
+        device_class = type(f"EnvironmentSensor_{name}", (cls,), components)
+        return device_class(  # type: ignore[no-any-return]
+            name=name,
+            transport=transport,
+            options=options,
+            alarm_limits=alarm_limits,
+            # bluesky's %ct counts what is labelled "detectors"; %wa lists labels.
+            labels={"detectors", "sensors"},
+        )
+
+    def connect(self) -> None:
+        """Open the OPC UA session and check every configured node can be read.
+
+        Raises:
+            CommunicationError: the server is unreachable, silent, or lacks a node.
+        """
+        self.transport.connect()
+        self.transport.read_values([channel.node for channel in self.options.channels.values()])
+
+    def close(self) -> None:
+        """Close the OPC UA session."""
+        self.transport.close()
+
+    def channel_values(self) -> dict[str, float]:
+        """Read every channel at once (one request) in the recorded units."""
+        channels = self.options.channels
+        raw = self.transport.read_values([channel.node for channel in channels.values()])
+        values = {}
+        for (channel_name, channel), value in zip(channels.items(), raw, strict=True):
+            try:
+                values[channel_name] = to_magnitude(
+                    ureg.Quantity(float(value), channel.units), record_unit(channel.units)
+                )
+            except (TypeError, ValueError, UnitError) as error:
+                raise ProtocolError(
+                    self.name,
+                    self.transport.address,
+                    f"node {channel.node} holds {value!r}, not a number",
+                ) from error
+        return values

@@ -1,0 +1,257 @@
+"""The ``labctl`` command.
+
+Exit codes: 0 success; 2 bad input (a config, an argument), printed as one paragraph with no
+traceback; 1 a runtime failure (an instrument, the store), printed with its cause; 130 when
+interrupted. Heavy imports (bluesky, ophyd, Tiled) happen inside the commands that need them, so
+``labctl --help`` and ``labctl validate`` answer quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labctl import __version__
+from labctl.errors import ConfigError, LabConnectError, LabctlError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="labctl",
+    help="Self-driving-laboratory control for battery research.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+twin_app = typer.Typer(help="Simulated instruments (twins) that speak the real wire protocols.")
+app.add_typer(twin_app, name="twin")
+
+# Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigArgument = Annotated[
+    Path, typer.Argument(help="Lab config (YAML), e.g. configs/sim-lab.yaml.", show_default=False)
+]
+
+
+class BadInput(LabctlError):
+    """A command-line argument that cannot be used (exit code 2)."""
+
+
+def _reports_errors(command: F) -> F:
+    """Turn labctl's errors into exit codes and one clear message, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, BadInput) as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except LabctlError as error:
+            err.print(f"[bold red]failed:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"labctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print it."),
+    ] = False,
+) -> None:
+    """Self-driving-laboratory control for battery research."""
+
+
+@app.command()
+@_reports_errors
+def validate(
+    config: ConfigArgument,
+    connect: Annotated[
+        bool, typer.Option("--connect", help="Also start twins and connect every device.")
+    ] = False,
+) -> None:
+    """Check a lab config; print a summary (exit 0) or every problem with its key path (exit 2)."""
+    from labctl.config import load_config
+    from labctl.registry import validate_lab_config
+
+    loaded = load_config(config)
+    validate_lab_config(loaded)
+    if connect:
+        from labctl.lab import Lab
+
+        try:
+            Lab.from_config(loaded, with_store=False).close()
+        except LabConnectError as error:
+            from labctl.errors import ConfigIssue
+
+            issues = [
+                ConfigIssue(("devices", name, "address"), f"cannot connect: {failure}")
+                for name, failure in error.failures.items()
+            ]
+            raise ConfigError(loaded.source, issues) from None
+    model = loaded.model
+    table = Table(title=f"{model.lab.name} — {loaded.source}", title_justify="left")
+    for column in ("device", "kind", "driver", "address", "timeout", "limits"):
+        table.add_column(column)
+    for name, device in model.devices.items():
+        address = f"twin: {device.twin.kind}" if device.twin else device.address
+        limits = ", ".join(f"{key} {limit.describe()}" for key, limit in device.limits.items())
+        table.add_row(
+            name,
+            device.kind,
+            device.driver,
+            str(address),
+            f"{device.timeout.read:~P}",
+            limits or "—",
+        )
+    out.print(table)
+    store = (
+        f"embedded Tiled in {loaded.store_directory}"
+        if model.store.kind == "embedded"
+        else f"Tiled server {model.store.uri}"
+    )
+    out.print(f"store: {store}")
+    out.print(f"config hash: {loaded.hash[:16]}  [green]valid[/]")
+
+
+@app.command()
+@_reports_errors
+def run(
+    config: ConfigArgument,
+    readings: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Readings per sensor to record.")
+    ] = 5,
+    time_scale: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Twin time scale (0 instant, 1 real time)."),
+    ] = None,
+) -> None:
+    """Start the lab, record readings from every sensor into the store, print a summary table."""
+    from labctl.lab import Lab
+    from labctl.survey import survey, survey_table
+
+    started = time.monotonic()
+    with Lab.from_config(config, time_scale=time_scale) as lab:
+        result = survey(lab, readings)
+        out.print(survey_table(result))
+        out.print(
+            f"run {result.uid} (scan {result.scan_id}) stored in "
+            f"{lab.store.location if lab.store else '—'}"
+            f" — {time.monotonic() - started:.1f} s"
+        )
+        if result.alarms:
+            err.print(f"[yellow]outside alarm limits:[/] {', '.join(result.alarms)}")
+
+
+@app.command()
+@_reports_errors
+def runs(
+    config: ConfigArgument,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    plan: Annotated[str | None, typer.Option(help="Only runs of this plan.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only runs of this campaign.")] = None,
+) -> None:
+    """List recent runs in the lab's store."""
+    from labctl.config import load_config
+    from labctl.store import Store
+
+    loaded = load_config(config)
+    query: dict[str, Any] = {}
+    if plan:
+        query["plan_name"] = plan
+    if campaign:
+        query["campaign"] = campaign
+    with Store.for_config(loaded) as store:
+        summaries = store.runs(limit=limit, **query)
+        table = Table(title=f"runs in {store.location}", title_justify="left")
+        for column in ("scan", "uid", "start", "plan", "events", "status"):
+            table.add_column(column)
+        for summary in summaries:
+            events = sum(summary.num_events.values())
+            status = summary.exit_status or "[yellow]no stop (interrupted?)[/]"
+            table.add_row(
+                str(summary.scan_id if summary.scan_id is not None else "—"),
+                summary.uid[:8],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.time)),
+                str(summary.plan_name),
+                str(events),
+                status,
+            )
+        out.print(table)
+        if not summaries:
+            out.print("no runs yet")
+
+
+@app.command()
+@_reports_errors
+def shell(
+    config: ConfigArgument,
+    time_scale: Annotated[float | None, typer.Option(min=0.0, help="Twin time scale.")] = None,
+) -> None:
+    """Open IPython with RE, lab, every device by name, plans and bluesky's magics."""
+    from labctl.lab import Lab
+    from labctl.shell import start_shell
+
+    with Lab.from_config(config, time_scale=time_scale) as lab:
+        start_shell(lab)
+
+
+@twin_app.command("serve")
+@_reports_errors
+def twin_serve(
+    kind: Annotated[str, typer.Argument(help="Twin kind, e.g. opcua-environment.")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = free).")] = 0,
+    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Noise seed.")] = 0,
+    time_scale: Annotated[float, typer.Option(min=0.0, help="Time scale.")] = 1.0,
+    duration: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop after this many seconds.")
+    ] = None,
+) -> None:
+    """Serve a twin standalone until Ctrl-C (or --duration), printing its address."""
+    from labctl.registry import twin_class, twin_kinds
+
+    if kind not in twin_kinds():
+        raise BadInput(f"unknown twin kind {kind!r}; known twins: {', '.join(twin_kinds())}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise BadInput(f"twins serve on loopback only; {host!r} is not a loopback address")
+    twin = twin_class(kind)(seed=seed, time_scale=time_scale)
+    try:
+        address = twin.start(host, port)
+        out.print(f"{kind} twin serving at {address}", highlight=False)
+        sys.stdout.flush()
+        deadline = None if duration is None else time.monotonic() + duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        twin.close()
+
+
+def main() -> None:
+    """Entry point of the ``labctl`` console script."""
+    app()

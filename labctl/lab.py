@@ -1,0 +1,253 @@
+"""The lab session: devices built from a config, one RunEngine, the store subscribed.
+
+``Lab.from_config("configs/sim-lab.yaml")`` validates the config, starts the twins it names (each
+on a free loopback port, in this process), builds every device through the registry, connects
+them all — reporting every failure at once — opens the store and makes a RunEngine whose start
+documents carry the lab's name, its operator, labctl's version and the config's hash.
+
+Use it as a context manager, or call :meth:`Lab.close`: it closes devices, stops twins and
+releases the store.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from labctl import __version__
+from labctl.config import DeviceConfig, LoadedConfig, load_config
+from labctl.errors import LabConnectError, LabctlError
+from labctl.registry import device_class, twin_class, validate_lab_config
+from labctl.store import Store
+from labctl.units import to_magnitude
+
+__all__ = ["Lab"]
+
+_log = logging.getLogger(__name__)
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class Lab:
+    """A running lab: devices, RunEngine, store, and the twins that stand in for instruments.
+
+    Build it with :meth:`from_config`.
+
+    Args:
+        config: the validated config.
+        devices: name → connected device.
+        twins: name → running twin (for devices simulated in this process).
+        store: where documents go (``None`` when the lab was built without one).
+    """
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        devices: Mapping[str, Any],
+        twins: Mapping[str, Any],
+        store: Store | None,
+    ) -> None:
+        from bluesky import RunEngine
+
+        self.config = config
+        self.devices: dict[str, Any] = dict(devices)
+        self.twins: dict[str, Any] = dict(twins)
+        self.store = store
+        self.RE = RunEngine({})
+        self.RE.md.update(
+            {
+                "lab": config.model.lab.name,
+                "operator": config.model.lab.operator,
+                "labctl_version": __version__,
+                "config_hash": config.hash,
+                "config_path": str(config.source),
+            }
+        )
+        if store is not None:
+            self.RE.md["scan_id"] = _last_scan_id(store)
+            self._store_token: int | None = self.RE.subscribe(  # type: ignore[no-untyped-call]
+                store.writer()
+            )
+        else:
+            self._store_token = None
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path | LoadedConfig,
+        *,
+        time_scale: float | None = None,
+        with_store: bool = True,
+    ) -> Lab:
+        """Build, start and connect the lab described by the config at ``path``.
+
+        Args:
+            path: a config file (or an already loaded config).
+            time_scale: overrides ``simulation.time_scale`` for every twin.
+            with_store: open the store and subscribe it (off for quick checks).
+
+        Raises:
+            ConfigError: the config is invalid.
+            LabConnectError: one or more devices failed to connect (all are listed).
+            StoreError: the store cannot be opened.
+        """
+        config = path if isinstance(path, LoadedConfig) else load_config(path)
+        validate_lab_config(config)
+        twins: dict[str, Any] = {}
+        devices: dict[str, Any] = {}
+        store: Store | None = None
+        try:
+            addresses = _start_twins(config, twins, time_scale)
+            for name, device_config in config.model.devices.items():
+                factory = device_class(device_config.kind, device_config.driver)
+                devices[name] = factory.from_config(name, device_config, addresses[name])
+            _connect_all(devices, config.model.devices)
+            if with_store:
+                store = Store.for_config(config)
+            return cls(config, devices, twins, store)
+        except BaseException:
+            _close_all(devices, twins, store)
+            raise
+
+    def close(self) -> None:
+        """Close devices, stop twins and release the store (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._store_token is not None:
+            self.RE.unsubscribe(self._store_token)  # type: ignore[no-untyped-call]
+        _close_all(self.devices, self.twins, self.store)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def name(self) -> str:
+        """The lab's name from its config."""
+        return self.config.model.lab.name
+
+    def readable_devices(self) -> list[Any]:
+        """Devices that can be read (``bluesky.protocols.Readable``), in config order."""
+        from bluesky.protocols import Readable
+
+        return [device for device in self.devices.values() if isinstance(device, Readable)]
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Lab {self.name!r} {state}: {', '.join(self.devices)}>"
+
+
+def _start_twins(
+    config: LoadedConfig, twins: dict[str, Any], time_scale: float | None
+) -> dict[str, str]:
+    """Start every configured twin; return device name → the address its driver should use."""
+    simulation = config.model.simulation
+    addresses: dict[str, str] = {}
+    for name, device in config.model.devices.items():
+        if device.twin is None:
+            assert device.address is not None  # guaranteed by DeviceConfig's validator
+            addresses[name] = device.address
+            continue
+        spec = device.twin
+        seed = spec.seed if spec.seed is not None else _twin_seed(simulation.seed, name)
+        scale = time_scale if time_scale is not None else spec.time_scale
+        twin = twin_class(spec.kind).from_config(
+            name,
+            device,
+            spec,
+            seed=seed,
+            time_scale=simulation.time_scale if scale is None else scale,
+        )
+        twins[name] = twin
+    # Twins start on their own threads; starting them together overlaps their set-up.
+    if twins:
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(8, len(twins)), thread_name_prefix="labctl-twin-start"
+        ) as pool:
+            started = {}
+            for name, twin in twins.items():
+                host, port = _twin_bind(name, config.model.devices[name])
+                started[name] = pool.submit(twin.start, host, port)
+            for name, future in started.items():
+                addresses[name] = future.result(timeout=60)
+    return addresses
+
+
+def _twin_seed(base_seed: int, device_name: str) -> int:
+    """A per-device seed from the lab's base seed: stable across processes (no ``hash()``)."""
+    digest = 0
+    for character in device_name:
+        digest = (digest * 131 + ord(character)) % 2_147_483_647
+    return (base_seed * 1_000_003 + digest) % 2**32
+
+
+def _twin_bind(name: str, device: DeviceConfig) -> tuple[str, int]:
+    """Where a twin listens: the configured loopback address's port, else a free port."""
+    if device.address is None:
+        return "127.0.0.1", 0
+    parts = urlsplit(device.address)
+    host = parts.hostname or "127.0.0.1"
+    if host not in _LOOPBACK_HOSTS:
+        raise LabctlError(
+            f"devices.{name}: a twin serves only on loopback, but the address names {host!r}; "
+            "remove 'address' or use 127.0.0.1"
+        )
+    return "127.0.0.1", parts.port or 0
+
+
+def _connect_all(devices: Mapping[str, Any], configs: Mapping[str, DeviceConfig]) -> None:
+    """Connect every device in parallel; raise one error listing every failure."""
+    if not devices:
+        return
+    failures: dict[str, BaseException] = {}
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(8, len(devices)), thread_name_prefix="labctl-connect"
+    ) as pool:
+        futures = {name: pool.submit(device.connect) for name, device in devices.items()}
+        for name, future in futures.items():
+            # Each driver enforces its own timeouts; this bound only guards against a bug there.
+            limit = to_magnitude(configs[name].timeout.connect, "s") * 2 + 5
+            try:
+                future.result(timeout=limit)
+            except concurrent.futures.TimeoutError:
+                failures[name] = TimeoutError(f"connect did not return within {limit:g} s")
+            except Exception as error:
+                failures[name] = error
+    if failures:
+        raise LabConnectError(failures)
+
+
+def _last_scan_id(store: Store) -> int:
+    latest = store.runs(limit=1)
+    if latest and latest[0].scan_id is not None:
+        return int(latest[0].scan_id)
+    return 0
+
+
+def _close_all(devices: Mapping[str, Any], twins: Mapping[str, Any], store: Store | None) -> None:
+    for name, device in devices.items():
+        try:
+            device.close()
+        except Exception as error:
+            _log.warning("closing device %s failed: %s", name, error)
+    for name, twin in twins.items():
+        try:
+            twin.close()
+        except Exception as error:
+            _log.warning("stopping twin %s failed: %s", name, error)
+    if store is not None:
+        store.close()

@@ -1,0 +1,64 @@
+"""The seams between labctl's layers, as typing Protocols.
+
+Drivers depend on these, not on pyserial, pyvisa or asyncua: a driver can be unit-tested with a
+scripted fake that satisfies the same Protocol, and a twin's protocol handler can stand in for the
+wire through the in-memory transport.
+
+This module is part of the ground floor: it imports no other labctl module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+__all__ = ["LineTransport", "NodeTransport", "ProtocolHandler"]
+
+
+@runtime_checkable
+class LineTransport(Protocol):
+    """A byte stream to one instrument, read in terminated lines (serial, VISA, TCP socket).
+
+    Every call that waits takes the transport's timeout and raises
+    :class:`labctl.errors.DeviceTimeout` when it runs out.
+    """
+
+    address: str
+
+    def open(self) -> None:
+        """Open the connection (idempotent)."""
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` as is."""
+
+    def read_line(self) -> bytes:
+        """Read up to and including the next terminator."""
+
+
+@runtime_checkable
+class NodeTransport(Protocol):
+    """A connection to a server of named values (OPC UA)."""
+
+    address: str
+
+    def connect(self) -> None:
+        """Connect and check the server answers (idempotent)."""
+
+    def close(self) -> None:
+        """Disconnect (idempotent)."""
+
+    def read_values(self, nodes: Sequence[str]) -> list[object]:
+        """Read the current value of each node, in order."""
+
+
+class ProtocolHandler(Protocol):
+    """What a twin is on the wire: request bytes in, reply bytes out.
+
+    The same handler is served on loopback TCP and called directly by the in-memory transport.
+    """
+
+    def __call__(self, request: bytes) -> bytes:
+        """Answer one request."""

@@ -1,0 +1,172 @@
+"""Names in configs → the classes that implement them.
+
+A device entry's ``kind`` and ``driver`` (``environment-sensor`` + ``opcua``) choose a device
+class;
+a twin's ``kind`` (``opcua-environment``) chooses a simulated instrument. labctl's own classes are
+listed here as import strings (nothing heavy is imported until a lab uses it); a lab adds its own
+through the entry-point groups ``labctl.devices`` (name ``kind:driver``) and ``labctl.twins``.
+A name claimed twice by different classes is an error, never a silent override.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from labctl.config import DeviceConfig, LoadedConfig, TwinConfig
+from labctl.errors import ConfigError, ConfigIssue, LabctlError
+
+__all__ = [
+    "DeviceClass",
+    "RegistryError",
+    "device_class",
+    "device_kinds",
+    "twin_class",
+    "twin_kinds",
+    "validate_lab_config",
+]
+
+DEVICE_GROUP = "labctl.devices"
+TWIN_GROUP = "labctl.twins"
+
+_BUILTIN_DEVICES: dict[str, str] = {
+    "environment-sensor:opcua": "labctl.devices.environment:EnvironmentSensor",
+}
+_BUILTIN_TWINS: dict[str, str] = {
+    "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",
+}
+
+
+class RegistryError(LabctlError):
+    """Two different classes claim one name, or a registered class cannot be imported."""
+
+
+class DeviceClass(Protocol):
+    """What the lab needs of a device class."""
+
+    @classmethod
+    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+        """Every problem with the device's options and limits, with key paths."""
+
+    @classmethod
+    def from_config(cls, name: str, config: DeviceConfig, address: str) -> Any:
+        """Build the device (not yet connected)."""
+
+
+def _merge(builtin: dict[str, str], group: str) -> dict[str, str]:
+    merged = dict(builtin)
+    for entry in entry_points(group=group):
+        target = entry.value.replace(" ", "")
+        known = merged.get(entry.name)
+        if known is not None and known != target:
+            raise RegistryError(
+                f"{group} name {entry.name!r} is claimed by both {known} and {target} "
+                f"(from distribution {entry.dist.name if entry.dist else '?'}); rename one"
+            )
+        merged[entry.name] = target
+    return merged
+
+
+@cache
+def _device_table() -> dict[str, str]:
+    return _merge(_BUILTIN_DEVICES, DEVICE_GROUP)
+
+
+@cache
+def _twin_table() -> dict[str, str]:
+    return _merge(_BUILTIN_TWINS, TWIN_GROUP)
+
+
+def _load(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise RegistryError(f"cannot import {target}: {error}") from error
+
+
+def device_kinds() -> dict[str, list[str]]:
+    """Known device kinds and, for each, its drivers."""
+    kinds: dict[str, list[str]] = {}
+    for name in _device_table():
+        kind, _, driver = name.partition(":")
+        kinds.setdefault(kind, []).append(driver)
+    return kinds
+
+
+def twin_kinds() -> list[str]:
+    """Known twin kinds."""
+    return sorted(_twin_table())
+
+
+def device_class(kind: str, driver: str) -> Any:
+    """The class registered for ``kind`` + ``driver``.
+
+    Raises:
+        KeyError: nothing is registered under that pair.
+    """
+    return _load(_device_table()[f"{kind}:{driver}"])
+
+
+def twin_class(kind: str) -> Any:
+    """The twin class registered as ``kind``.
+
+    Raises:
+        KeyError: nothing is registered under that name.
+    """
+    return _load(_twin_table()[kind])
+
+
+def _check_device(name: str, device: DeviceConfig) -> list[ConfigIssue]:
+    where = ("devices", name)
+    kinds = device_kinds()
+    if device.kind not in kinds:
+        return [
+            ConfigIssue(
+                (*where, "kind"),
+                f"unknown device kind; known kinds: {', '.join(sorted(kinds))}",
+                device.kind,
+            )
+        ]
+    if device.driver not in kinds[device.kind]:
+        return [
+            ConfigIssue(
+                (*where, "driver"),
+                f"no {device.driver!r} driver for a {device.kind}; "
+                f"known drivers: {', '.join(sorted(kinds[device.kind]))}",
+                device.driver,
+            )
+        ]
+    issues = list(device_class(device.kind, device.driver).check_config(name, device))
+    if device.twin is not None:
+        issues.extend(_check_twin(name, device, device.twin))
+    return issues
+
+
+def _check_twin(name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
+    known = twin_kinds()
+    if twin.kind not in known:
+        return [
+            ConfigIssue(
+                ("devices", name, "twin", "kind"),
+                f"unknown twin kind; known twins: {', '.join(known)}",
+                twin.kind,
+            )
+        ]
+    checker = getattr(twin_class(twin.kind), "check_config", None)
+    return list(checker(name, device, twin)) if checker is not None else []
+
+
+def validate_lab_config(config: LoadedConfig) -> None:
+    """Check what the generic schema cannot: kinds, drivers, and each class's own options.
+
+    Raises:
+        ConfigError: with every issue of every device.
+    """
+    issues: list[ConfigIssue] = []
+    for name, device in config.model.devices.items():
+        issues.extend(_check_device(name, device))
+    if issues:
+        raise ConfigError(config.source, issues)

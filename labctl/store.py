@@ -1,0 +1,315 @@
+"""Where bluesky documents go, and how they come back as pandas DataFrames.
+
+Every document goes to Tiled through bluesky's
+:class:`~bluesky.callbacks.tiled_writer.TiledWriter`.
+
+* **Embedded** (default): a Tiled catalog in the lab's data directory — a SQLite catalog, a SQLite
+  table store and a folder for arrays — served by an in-process Tiled app (no network server, no
+  port). Runs survive the process and any other labctl process can read them. Opening an existing
+  store skips Tiled's catalog initialisation subprocess, which is what made a plain
+  :class:`tiled.server.SimpleTiledServer` take seconds to start (see ``benchmarks/README.md``).
+  Tables are kept in SQLite rather than DuckDB because a DuckDB file admits one process at a time,
+  and a scientist reads runs while a campaign writes them.
+* **External**: any Tiled server by URI (e.g. PostgreSQL-backed for a shared lab), with the API key
+  taken from an environment variable.
+
+Read-back: :meth:`Store.runs` lists runs (searchable by start-document metadata, e.g. all runs of
+one campaign), :meth:`Store.run` gives one run whose streams are DataFrames with their units in
+``DataFrame.attrs["units"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labctl.config import LoadedConfig
+from labctl.errors import StoreError
+
+__all__ = ["Run", "RunSummary", "Store"]
+
+_log = logging.getLogger(__name__)
+
+_CATALOG_FILE = "catalog.db"
+_TABLES_FILE = "storage.sqlite"
+_ARRAYS_FOLDER = "data"
+_READY_MARKER = ".labctl-store-ready"
+_init_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of a run listing.
+
+    Args:
+        uid: the run's unique id.
+        scan_id: the RunEngine's counter.
+        plan_name: the plan that made it.
+        time: start time, seconds since the epoch.
+        exit_status: ``success``, ``fail``, ``abort`` — or ``None`` when the run has no stop
+            document (it was interrupted, or is still running).
+        num_events: events per stream.
+        metadata: the whole start document.
+    """
+
+    uid: str
+    scan_id: int | None
+    plan_name: str | None
+    time: float
+    exit_status: str | None
+    num_events: Mapping[str, int]
+    metadata: Mapping[str, Any]
+
+
+class Run:
+    """One bluesky run read back from the store.
+
+    Args:
+        node: the Tiled client node of the run.
+    """
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+        self.start: dict[str, Any] = dict(node.metadata.get("start") or {})
+        self.stop: dict[str, Any] = dict(node.metadata.get("stop") or {})
+
+    @property
+    def uid(self) -> str:
+        """The run's unique id."""
+        return str(self.start["uid"])
+
+    @property
+    def streams(self) -> list[str]:
+        """Names of the run's event streams (``primary``, ...)."""
+        return list(self._node)
+
+    def stream(self, name: str = "primary") -> pd.DataFrame:
+        """The events of one stream as a DataFrame, one row per event.
+
+        Columns are the data keys plus ``time`` (seconds since the epoch);
+        ``frame.attrs["units"]`` maps each column to its unit from the descriptor.
+
+        Raises:
+            StoreError: the run has no such stream.
+        """
+        if name not in self._node:
+            raise StoreError(f"run {self.uid} has no stream {name!r}; it has {self.streams}")
+        stream = self._node[name]
+        dataset = stream.read()
+        frame = dataset.to_dataframe().reset_index()
+        units: dict[str, str] = {"time": "s"}
+        for key, data_key in (stream.metadata.get("data_keys") or {}).items():
+            if data_key.get("units") is not None:
+                units[key] = str(data_key["units"])
+        frame.attrs["units"] = units
+        return frame
+
+    def __repr__(self) -> str:
+        return f"<Run {self.uid[:8]} plan={self.start.get('plan_name')!r}>"
+
+
+class Store:
+    """A Tiled catalog of bluesky runs.
+
+    Use :meth:`embedded` or :meth:`external` to open one; close it with :meth:`close` (or use it
+    as a context manager).
+
+    Args:
+        client: the Tiled client container at the root of the catalog.
+        location: where the store is, for messages.
+        on_close: releases what the store holds (the in-process app, the HTTP context).
+    """
+
+    def __init__(self, client: Any, location: str, on_close: Callable[[], None]) -> None:
+        self.client = client
+        self.location = location
+        self._on_close = on_close
+
+    @classmethod
+    def embedded(cls, directory: str | Path) -> Store:
+        """Open (creating if needed) the embedded store in ``directory``.
+
+        Raises:
+            StoreError: the directory cannot be created or the catalog cannot be opened.
+        """
+        folder = Path(directory).resolve()
+        try:
+            with warnings.catch_warnings():
+                # starlette warns that its TestClient (Tiled's in-process transport) wants httpx2.
+                warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+                from tiled.catalog import from_uri as catalog_from_uri
+                from tiled.client import Context, from_context
+                from tiled.config import Authentication, StreamingCacheConfig
+                from tiled.server.app import build_app
+        except ImportError as error:  # pragma: no cover — a broken installation
+            raise StoreError(f"Tiled is not installed correctly: {error}") from error
+        _quiet_tiled_logging()
+        try:
+            (folder / _ARRAYS_FOLDER).mkdir(parents=True, exist_ok=True)
+            with _init_lock:
+                needs_init = not (folder / _READY_MARKER).exists()
+                catalog = catalog_from_uri(
+                    f"sqlite:///{folder / _CATALOG_FILE}",
+                    writable_storage=[
+                        folder / _ARRAYS_FOLDER,
+                        f"sqlite:///{folder / _TABLES_FILE}",
+                    ],
+                    init_if_not_exists=needs_init,
+                    cache_config=StreamingCacheConfig(uri="memory").model_dump(),
+                )
+                if needs_init:
+                    (folder / _READY_MARKER).write_text("tiled catalog initialised\n")
+            api_key = os.urandom(16).hex()
+            app = build_app(catalog, authentication=Authentication(single_user_api_key=api_key))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+                context = Context.from_app(app, api_key=api_key)
+            client = from_context(context)
+        except StoreError:
+            raise
+        except Exception as error:
+            raise StoreError(f"cannot open the store in {folder}: {error}") from error
+        return cls(client, str(folder), context.close)
+
+    @classmethod
+    def for_config(cls, config: LoadedConfig) -> Store:
+        """Open the store a lab config names (embedded by default)."""
+        section = config.model.store
+        if section.kind == "tiled":
+            assert section.uri is not None  # guaranteed by StoreSection's validator
+            return cls.external(section.uri, section.api_key_env)
+        return cls.embedded(config.store_directory)
+
+    @classmethod
+    def external(
+        cls, uri: str, api_key_env: str = "TILED_API_KEY", connect_timeout: float = 5.0
+    ) -> Store:
+        """Connect to a Tiled server at ``uri`` with the API key from ``$api_key_env``.
+
+        Raises:
+            StoreError: the server is unreachable or refuses the key.
+        """
+        import httpx
+
+        _quiet_tiled_logging()
+        api_key = os.environ.get(api_key_env)
+        # Tiled's client retries a dead server for up to 45 s; one plain probe answers at once.
+        base = uri.split("/api/", 1)[0].rstrip("/")
+        try:
+            httpx.get(f"{base}/healthz", timeout=connect_timeout, trust_env=False)
+        except httpx.HTTPError as error:
+            raise StoreError(
+                f"cannot reach the Tiled server at {uri} within {connect_timeout:g} s: {error}"
+            ) from error
+        from tiled.client import from_uri
+
+        try:
+            client = from_uri(uri, api_key=api_key)
+        except Exception as error:
+            raise StoreError(
+                f"cannot reach the Tiled server at {uri} (API key from ${api_key_env}"
+                f"{'' if api_key else ', which is not set'}): {error}"
+            ) from error
+        return cls(client, uri, client.context.close)
+
+    def writer(self) -> Callable[[str, Mapping[str, Any]], None]:
+        """A bluesky document callback that writes every run into this store."""
+        from bluesky.callbacks.tiled_writer import TiledWriter
+
+        # bluesky 1.15's TiledWriter calls append_partition(table, 0), which tiled 0.2.20 still
+        # accepts but warns about on every run; the data are written correctly.
+        warnings.filterwarnings(
+            "ignore", message="The order of arguments has changed", category=DeprecationWarning
+        )
+        return TiledWriter(self.client)
+
+    def __len__(self) -> int:
+        return len(self.client)
+
+    def runs(self, *, limit: int | None = None, **metadata: Any) -> list[RunSummary]:
+        """Runs, newest first, whose start documents match ``metadata`` (``campaign="c1"``).
+
+        Args:
+            limit: at most this many.
+            metadata: start-document keys and the values they must equal; nested keys with dots
+                (``**{"sample.name": "A1"}``).
+        """
+        from tiled.queries import Key
+
+        container = self.client
+        for key, value in metadata.items():
+            container = container.search(Key(f"start.{key}") == value)
+        container = container.sort(("start.time", -1)) if hasattr(container, "sort") else container
+        summaries = []
+        for uid, node in container.items():
+            summaries.append(_summarize(uid, node.metadata))
+            if limit is not None and len(summaries) >= limit:
+                break
+        return summaries
+
+    def run(self, uid: str) -> Run:
+        """One run by uid (or a unique uid prefix of at least 6 characters).
+
+        Raises:
+            StoreError: no such run, or the prefix is ambiguous.
+        """
+        if uid in self.client:
+            return Run(self.client[uid])
+        if len(uid) >= 6:
+            matches = [key for key in self.client if str(key).startswith(uid)]
+            if len(matches) == 1:
+                return Run(self.client[matches[0]])
+            if len(matches) > 1:
+                raise StoreError(f"uid prefix {uid!r} matches {len(matches)} runs")
+        raise StoreError(f"no run {uid!r} in the store at {self.location}")
+
+    def iter_runs(self, **metadata: Any) -> Iterator[Run]:
+        """Every run matching ``metadata``, oldest first."""
+        for summary in reversed(self.runs(**metadata)):
+            yield self.run(summary.uid)
+
+    def close(self) -> None:
+        """Release the store (idempotent)."""
+        on_close, self._on_close = self._on_close, _nothing
+        on_close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.location}>"
+
+
+def _nothing() -> None:
+    return None
+
+
+def _summarize(uid: str, metadata: Mapping[str, Any]) -> RunSummary:
+    start = dict(metadata.get("start") or {})
+    stop = dict(metadata.get("stop") or {})
+    return RunSummary(
+        uid=str(uid),
+        scan_id=start.get("scan_id"),
+        plan_name=start.get("plan_name"),
+        time=float(start.get("time", 0.0)),
+        exit_status=stop.get("exit_status"),
+        num_events=dict(stop.get("num_events") or {}),
+        metadata=start,
+    )
+
+
+def _quiet_tiled_logging() -> None:
+    # Tiled logs its version and every request at INFO; labctl reports what matters itself.
+    for name in ("tiled", "tiled.server.app", "httpx", "uvicorn"):
+        logging.getLogger(name).setLevel(logging.WARNING)

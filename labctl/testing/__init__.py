@@ -1,0 +1,1 @@
+"""Fixtures and fakes for labctl's own tests and for labs' tests of their configs."""

@@ -1,0 +1,1 @@
+"""labctl.optimizers — see ../shared/DESIGN.md."""

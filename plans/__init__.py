@@ -1,0 +1,1 @@
+"""labctl.plans — see ../shared/DESIGN.md."""

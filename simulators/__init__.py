@@ -1,0 +1,1 @@
+"""labctl.simulators — see ../shared/DESIGN.md."""
