@@ -100,14 +100,26 @@ def main() -> None:
             )
         )
         config = folder / "lab.yaml"
-        config.write_text("lab: {name: bench, data_directory: data}\n")
+        config.write_text(
+            "lab: {name: bench, data_directory: data}\nstore: {keep_server: 0 s}\n"
+        )
         labctl = str(Path(python).with_name("labctl"))
         rows.append(
             (
-                f"labctl runs (store of {options.runs} runs, new process)",
+                f"labctl runs, no store server (store of {options.runs} runs)",
                 _timed(_process(labctl, "runs", str(config)), options.repeat),
             )
         )
+        subprocess.run([labctl, "store", "serve", str(config)], check=True, capture_output=True)
+        try:
+            rows.append(
+                (
+                    f"labctl runs via the shared store server (store of {options.runs} runs)",
+                    _timed(_process(labctl, "runs", str(config)), options.repeat),
+                )
+            )
+        finally:
+            subprocess.run([labctl, "store", "stop", str(config)], check=True)
     print(
         f"| what | median s | min s | n |  ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})"
     )

@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 twin_app = typer.Typer(help="Simulated instruments (twins) that speak the real wire protocols.")
 app.add_typer(twin_app, name="twin")
+store_app = typer.Typer(help="The lab's store: a shared local server for quick commands.")
+app.add_typer(store_app, name="store")
 
 # Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -184,7 +186,7 @@ def runs(
         query["plan_name"] = plan
     if campaign:
         query["campaign"] = campaign
-    with Store.for_config(loaded) as store:
+    with Store.for_config(loaded, start_server=True) as store:
         summaries = store.runs(limit=limit, **query)
         table = Table(title=f"runs in {store.location}", title_justify="left")
         for column in ("scan", "uid", "start", "plan", "events", "status"):
@@ -250,6 +252,66 @@ def twin_serve(
         pass
     finally:
         twin.close()
+
+
+@store_app.command("serve")
+@_reports_errors
+def store_serve(
+    config: ConfigArgument,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Seconds idle before it stops (default: store.keep_server)."),
+    ] = None,
+) -> None:
+    """Start the store's local server in the background (if none runs) and print its address."""
+    from labctl.config import load_config
+    from labctl.store_server import running_server, spawn_server, wait_for_server
+
+    loaded = load_config(config)
+    if loaded.model.store.kind != "embedded":
+        raise BadInput(
+            f"{loaded.source}: store.kind is {loaded.model.store.kind!r}; only an "
+            "embedded store has a local server"
+        )
+    directory = loaded.store_directory
+    record = running_server(directory)
+    if record is None:
+        timeout = idle_timeout
+        if timeout is None:
+            timeout = float(loaded.model.store.keep_server.to("s").magnitude)
+        spawn_server(directory, timeout)
+        record = wait_for_server(directory)
+    out.print(f"store server pid {record.pid} at {record.uri} for {record.directory}")
+
+
+@store_app.command("status")
+@_reports_errors
+def store_status(config: ConfigArgument) -> None:
+    """Say whether the store's local server is running."""
+    from labctl.config import load_config
+    from labctl.store_server import running_server
+
+    loaded = load_config(config)
+    record = running_server(loaded.store_directory)
+    if record is None:
+        out.print(f"no store server for {loaded.store_directory}")
+    else:
+        out.print(
+            f"store server pid {record.pid} at {record.uri} (idle timeout "
+            f"{record.idle_timeout:g} s)"
+        )
+
+
+@store_app.command("stop")
+@_reports_errors
+def store_stop(config: ConfigArgument) -> None:
+    """Stop the store's local server (by the PID it recorded)."""
+    from labctl.config import load_config
+    from labctl.store_server import stop_server
+
+    loaded = load_config(config)
+    pid = stop_server(loaded.store_directory)
+    out.print(f"stopped store server pid {pid}" if pid else "no store server was running")
 
 
 def main() -> None:

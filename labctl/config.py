@@ -262,12 +262,23 @@ class StoreSection(_Strict):
         directory: the embedded catalog's folder (default ``<data_directory>/tiled``).
         uri: the external server's URI (``tiled`` only).
         api_key_env: the environment variable holding the external server's API key.
+        keep_server: how long the embedded store's shared local server stays up when idle;
+            short commands (``labctl runs``) start it so the next one answers quickly.
+            ``0 s`` never starts one.
     """
 
     kind: Literal["embedded", "tiled"] = "embedded"
     directory: Path | None = None
     uri: str | None = None
     api_key_env: str = "TILED_API_KEY"
+    keep_server: Duration = Field(default_factory=lambda: parse_quantity("15 min"))
+
+    @field_validator("keep_server")
+    @classmethod
+    def _not_negative(cls, value: Quantity) -> Quantity:
+        if value.to("s").magnitude < 0:
+            raise ValueError(f"keep_server cannot be negative, got {value:~P}")
+        return value
 
     @model_validator(mode="after")
     def _uri_when_external(self) -> StoreSection:

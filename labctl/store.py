@@ -27,12 +27,15 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from labctl.config import LoadedConfig
 from labctl.errors import StoreError
+
+if TYPE_CHECKING:
+    from labctl.store_server import ServerRecord
 
 __all__ = ["Run", "RunSummary", "Store"]
 
@@ -135,58 +138,67 @@ class Store:
 
     @classmethod
     def embedded(cls, directory: str | Path) -> Store:
-        """Open (creating if needed) the embedded store in ``directory``.
+        """Open (creating if needed) the embedded store in ``directory``, in this process.
 
         Raises:
             StoreError: the directory cannot be created or the catalog cannot be opened.
         """
         folder = Path(directory).resolve()
+        app, api_key = build_embedded_app(folder)
         try:
             with warnings.catch_warnings():
-                # starlette warns that its TestClient (Tiled's in-process transport) wants httpx2.
                 warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-                from tiled.catalog import from_uri as catalog_from_uri
                 from tiled.client import Context, from_context
-                from tiled.config import Authentication, StreamingCacheConfig
-                from tiled.server.app import build_app
-        except ImportError as error:  # pragma: no cover — a broken installation
-            raise StoreError(f"Tiled is not installed correctly: {error}") from error
-        _quiet_tiled_logging()
-        try:
-            (folder / _ARRAYS_FOLDER).mkdir(parents=True, exist_ok=True)
-            with _init_lock:
-                needs_init = not (folder / _READY_MARKER).exists()
-                catalog = catalog_from_uri(
-                    f"sqlite:///{folder / _CATALOG_FILE}",
-                    writable_storage=[
-                        folder / _ARRAYS_FOLDER,
-                        f"sqlite:///{folder / _TABLES_FILE}",
-                    ],
-                    init_if_not_exists=needs_init,
-                    cache_config=StreamingCacheConfig(uri="memory").model_dump(),
-                )
-                if needs_init:
-                    (folder / _READY_MARKER).write_text("tiled catalog initialised\n")
-            api_key = os.urandom(16).hex()
-            app = build_app(catalog, authentication=Authentication(single_user_api_key=api_key))
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+
                 context = Context.from_app(app, api_key=api_key)
             client = from_context(context)
-        except StoreError:
-            raise
         except Exception as error:
             raise StoreError(f"cannot open the store in {folder}: {error}") from error
         return cls(client, str(folder), context.close)
 
     @classmethod
-    def for_config(cls, config: LoadedConfig) -> Store:
-        """Open the store a lab config names (embedded by default)."""
+    def served(cls, record: ServerRecord) -> Store:
+        """Connect to the running local server of an embedded store (see :mod:`store_server`).
+
+        Raises:
+            StoreError: the server stopped answering.
+        """
+        _quiet_tiled_logging()
+        from tiled.client import from_uri
+
+        try:
+            client = from_uri(record.uri, api_key=record.api_key)
+        except Exception as error:
+            raise StoreError(
+                f"the store server at {record.uri} did not answer: {error}"
+            ) from error
+        return cls(
+            client, f"{record.directory} (served by pid {record.pid})", client.context.close
+        )
+
+    @classmethod
+    def for_config(cls, config: LoadedConfig, *, start_server: bool = False) -> Store:
+        """Open the store a lab config names.
+
+        An embedded store is reached through its local server when one is running; otherwise it
+        is opened in this process, and with ``start_server`` a server is started in the
+        background (when the config's ``store.keep_server`` allows) so the next command is quick.
+        """
         section = config.model.store
         if section.kind == "tiled":
             assert section.uri is not None  # guaranteed by StoreSection's validator
             return cls.external(section.uri, section.api_key_env)
-        return cls.embedded(config.store_directory)
+        directory = config.store_directory
+        from labctl.store_server import running_server, spawn_server_once
+
+        record = running_server(directory)
+        if record is not None:
+            return cls.served(record)
+        store = cls.embedded(directory)
+        idle_timeout = section.keep_server.to("s").magnitude
+        if start_server and idle_timeout > 0:
+            spawn_server_once(directory, idle_timeout)
+        return store
 
     @classmethod
     def external(
@@ -289,6 +301,41 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store {self.location}>"
+
+
+def build_embedded_app(folder: Path) -> tuple[Any, str]:
+    """The Tiled app serving the embedded store in ``folder`` (created if needed), and its key.
+
+    Raises:
+        StoreError: the folder cannot be created or the catalog cannot be opened.
+    """
+    try:
+        with warnings.catch_warnings():
+            # starlette warns that its TestClient (Tiled's in-process transport) wants httpx2.
+            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+            from tiled.catalog import from_uri as catalog_from_uri
+            from tiled.config import Authentication, StreamingCacheConfig
+            from tiled.server.app import build_app
+    except ImportError as error:  # pragma: no cover — a broken installation
+        raise StoreError(f"Tiled is not installed correctly: {error}") from error
+    _quiet_tiled_logging()
+    try:
+        (folder / _ARRAYS_FOLDER).mkdir(parents=True, exist_ok=True)
+        with _init_lock:
+            needs_init = not (folder / _READY_MARKER).exists()
+            catalog = catalog_from_uri(
+                f"sqlite:///{folder / _CATALOG_FILE}",
+                writable_storage=[folder / _ARRAYS_FOLDER, f"sqlite:///{folder / _TABLES_FILE}"],
+                init_if_not_exists=needs_init,
+                cache_config=StreamingCacheConfig(uri="memory").model_dump(),
+            )
+            if needs_init:
+                (folder / _READY_MARKER).write_text("tiled catalog initialised\n")
+        api_key = os.urandom(16).hex()
+        app = build_app(catalog, authentication=Authentication(single_user_api_key=api_key))
+    except Exception as error:
+        raise StoreError(f"cannot open the store in {folder}: {error}") from error
+    return app, api_key
 
 
 def _nothing() -> None:

@@ -27,6 +27,10 @@ def write_config(directory: Path, document: dict[str, Any], name: str = "lab.yam
     if lab.get("data_directory") == "../data/sim-lab":
         lab["data_directory"] = "data"
     document["lab"] = lab
+    store = dict(document.get("store") or {})
+    # Tests do not leave store servers behind unless they ask for one.
+    store.setdefault("keep_server", "0 s")
+    document["store"] = store
     path = directory / name
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
