@@ -1,18 +1,18 @@
 """The seams between labctl's layers, as typing Protocols.
 
 Drivers depend on these, not on pyserial, pyvisa or asyncua: a driver can be unit-tested with a
-scripted fake that satisfies the same Protocol, and a twin's protocol handler can stand in for the
-wire through the in-memory transport.
+scripted fake that satisfies the same Protocol, and a twin's session can stand in for the wire
+through the in-memory transport.
 
 This module is part of the ground floor: it imports no other labctl module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["LineTransport", "NodeTransport", "ProtocolHandler"]
+__all__ = ["LineTransport", "NodeTransport", "TwinSession"]
 
 
 @runtime_checkable
@@ -34,8 +34,11 @@ class LineTransport(Protocol):
     def write(self, data: bytes) -> None:
         """Send ``data`` as is."""
 
-    def read_line(self) -> bytes:
-        """Read up to and including the next terminator."""
+    def read_line(self, timeout: float | None = None) -> bytes:
+        """Read the next line, without its terminator (``timeout`` overrides the default)."""
+
+    def query(self, command: bytes, timeout: float | None = None) -> bytes:
+        """Send ``command`` and read one reply line."""
 
 
 @runtime_checkable
@@ -54,11 +57,14 @@ class NodeTransport(Protocol):
         """Read the current value of each node, in order."""
 
 
-class ProtocolHandler(Protocol):
-    """What a twin is on the wire: request bytes in, reply bytes out.
+@runtime_checkable
+class TwinSession(Protocol):
+    """What a twin is on the wire, for one connection: bytes from the host in, reply bytes out.
 
-    The same handler is served on loopback TCP and called directly by the in-memory transport.
+    The same session class is served on loopback TCP (one session per connection) and driven
+    directly by the in-memory transport. ``feed`` may return a generator that pauses between
+    chunks to pace a measurement in (scaled) real time; at time scale 0 it returns at once.
     """
 
-    def __call__(self, request: bytes) -> bytes:
-        """Answer one request."""
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        """Consume ``data`` (any fragment of the stream); return the reply chunks it causes."""
