@@ -43,6 +43,8 @@ class Lab:
         devices: name → connected device.
         twins: name → running twin (for devices simulated in this process).
         store: where documents go (``None`` when the lab was built without one).
+        world: the simulated world the twins share (``None`` when no device is simulated);
+            tests read it to compare what instruments reported with what happened.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Lab:
         devices: Mapping[str, Any],
         twins: Mapping[str, Any],
         store: Store | None,
+        world: Any = None,
     ) -> None:
         from bluesky import RunEngine
 
@@ -58,6 +61,7 @@ class Lab:
         self.devices: dict[str, Any] = dict(devices)
         self.twins: dict[str, Any] = dict(twins)
         self.store = store
+        self.world = world
         self.RE = RunEngine({})
         self.RE.md.update(
             {
@@ -103,14 +107,14 @@ class Lab:
         devices: dict[str, Any] = {}
         store: Store | None = None
         try:
-            addresses = _start_twins(config, twins, time_scale)
+            addresses, world = _start_twins(config, twins, time_scale)
             for name, device_config in config.model.devices.items():
                 factory = device_class(device_config.kind, device_config.driver)
                 devices[name] = factory.from_config(name, device_config, addresses[name])
             _connect_all(devices, config.model.devices)
             if with_store:
                 store = Store.for_config(config)
-            return cls(config, devices, twins, store)
+            return cls(config, devices, twins, store, world)
         except BaseException:
             _close_all(devices, twins, store)
             raise
@@ -153,16 +157,21 @@ class Lab:
 
 def _start_twins(
     config: LoadedConfig, twins: dict[str, Any], time_scale: float | None
-) -> dict[str, str]:
-    """Start every configured twin; return device name → the address its driver should use."""
+) -> tuple[dict[str, str], Any]:
+    """Start every configured twin; return the drivers' addresses and the shared world."""
     simulation = config.model.simulation
     addresses: dict[str, str] = {}
+    world = None
     for name, device in config.model.devices.items():
         if device.twin is None:
             assert device.address is not None  # guaranteed by DeviceConfig's validator
             addresses[name] = device.address
             continue
         spec = device.twin
+        if world is None:
+            from labctl.simulators.world import World
+
+            world = World(seed=simulation.seed)
         seed = spec.seed if spec.seed is not None else _twin_seed(simulation.seed, name)
         scale = time_scale if time_scale is not None else spec.time_scale
         twin = twin_class(spec.kind).from_config(
@@ -171,6 +180,7 @@ def _start_twins(
             spec,
             seed=seed,
             time_scale=simulation.time_scale if scale is None else scale,
+            world=world,
         )
         twins[name] = twin
     # Twins start on their own threads; starting them together overlaps their set-up.
@@ -184,7 +194,7 @@ def _start_twins(
                 started[name] = pool.submit(twin.start, host, port)
             for name, future in started.items():
                 addresses[name] = future.result(timeout=60)
-    return addresses
+    return addresses, world
 
 
 def _twin_seed(base_seed: int, device_name: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from labctl.config import DeviceConfig, TwinConfig
+from labctl.simulators.world import World
 
 __all__ = ["Twin", "TwinFactory"]
 
@@ -35,7 +36,14 @@ class TwinFactory(Protocol):
     """Builds a twin for one device of a lab config."""
 
     def __call__(
-        self, name: str, device: DeviceConfig, twin: TwinConfig, *, seed: int, time_scale: float
+        self,
+        name: str,
+        device: DeviceConfig,
+        twin: TwinConfig,
+        *,
+        seed: int,
+        time_scale: float,
+        world: World,
     ) -> Any:
-        """Return an unstarted twin."""
+        """Return an unstarted twin that acts on ``world`` (the lab's shared simulated world)."""
 

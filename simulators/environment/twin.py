@@ -30,6 +30,7 @@ from labctl.simulators.environment.model import (
     EnvironmentModel,
     default_channel_model,
 )
+from labctl.simulators.world import World
 from labctl.transports.background_loop import BackgroundLoop
 
 __all__ = ["DEFAULT_CHANNELS", "EnvironmentTwin", "TwinChannel"]
@@ -136,9 +137,20 @@ class EnvironmentTwin:
 
     @classmethod
     def from_config(
-        cls, name: str, device: DeviceConfig, twin: TwinConfig, *, seed: int, time_scale: float
+        cls,
+        name: str,
+        device: DeviceConfig,
+        twin: TwinConfig,
+        *,
+        seed: int,
+        time_scale: float,
+        world: World | None = None,
     ) -> EnvironmentTwin:
-        """Build the twin that serves the nodes ``device`` is configured to read."""
+        """Build the twin that serves the nodes ``device`` is configured to read.
+
+        The glovebox atmosphere is not part of the shared ``world`` (nothing else acts on it).
+        """
+        del world
         try:
             options = EnvironmentTwinOptions.model_validate(twin.options)
         except ValidationError as error:
