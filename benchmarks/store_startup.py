@@ -100,9 +100,7 @@ def main() -> None:
             )
         )
         config = folder / "lab.yaml"
-        config.write_text(
-            "lab: {name: bench, data_directory: data}\nstore: {keep_server: 0 s}\n"
-        )
+        config.write_text("lab: {name: bench, data_directory: data}\nstore: {keep_server: 0 s}\n")
         labctl = str(Path(python).with_name("labctl"))
         rows.append(
             (

@@ -46,4 +46,3 @@ class TwinFactory(Protocol):
         world: World,
     ) -> Any:
         """Return an unstarted twin that acts on ``world`` (the lab's shared simulated world)."""
-
