@@ -1,0 +1,369 @@
+"""The closed loop as a bluesky plan: ask → run → reduce → tell, thinking while the hardware works.
+
+:func:`campaign` runs experiments one bluesky run each. While experiment *i* runs on the
+instruments, the recommender already computes the proposal for *i + 1* on a worker thread, with
+*i* as a pending point; when *i* finishes, the plan waits for that proposal only if the recommender
+is slower than the hardware, then tells the recommender the outcome of *i* and starts *i + 1*. The
+time the hardware sits idle waiting for the recommender is measured per experiment.
+
+Every experiment's start document carries ``campaign``, ``iteration``, ``attempt`` and the
+proposed ``inputs`` (values with units), so a campaign is exactly the set of runs with its id and
+resuming is reading them back (:func:`labctl.plans.campaign.history_from_runs` turns them into the
+``history`` argument).
+
+Failure policy: an experiment whose plan raises or whose data cannot be reduced is recorded with
+its reason and retried once (configurable) or skipped; too many failures in a row stop the
+campaign with :class:`CampaignStopped`. Budgets: number of experiments, wall time, and
+"no improvement for N experiments" of a caller-supplied progress measure (e.g. hypervolume).
+
+This module is plan code: it yields messages and never touches instruments itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import math
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.utils import FailedStatus, Msg
+
+from labctl.errors import LabctlError
+
+__all__ = [
+    "Budget",
+    "CampaignState",
+    "CampaignStopped",
+    "ExperimentPlan",
+    "ExperimentRecord",
+    "FailurePolicy",
+    "Recommender",
+    "Reducer",
+    "campaign",
+    "inputs_metadata",
+]
+
+MsgGenerator = Generator[Msg, Any, Any]
+Documents = list[tuple[str, dict[str, Any]]]
+Inputs = Mapping[str, Any]
+
+
+class Recommender(Protocol):
+    """What the loop needs of an optimizer: bluesky-adaptive's verbs."""
+
+    def ask(self, n: int, pending: Sequence[Inputs] = ()) -> list[dict[str, Any]]:
+        """Propose ``n`` experiments, knowing ``pending`` ones are running."""
+
+    def tell(
+        self, inputs: Sequence[Inputs], outcomes: Sequence[Mapping[str, float] | None]
+    ) -> None:
+        """Learn outcomes (``None``: the experiment failed and has no outcome)."""
+
+
+class ExperimentPlan(Protocol):
+    """A plan making exactly one bluesky run for one proposal; returns the run's uid."""
+
+    def __call__(self, inputs: Inputs, metadata: Mapping[str, Any]) -> MsgGenerator:
+        """Yield the messages of one experiment."""
+
+
+Reducer = Callable[[Documents], Mapping[str, float]]
+"""From one run's documents to its objectives (named floats in the objectives' units)."""
+
+
+class CampaignStopped(LabctlError):
+    """The campaign stopped before its budget because too many experiments failed in a row."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a campaign ends.
+
+    Args:
+        experiments: completed or failed experiments to run in all (history included).
+        wall_time: seconds of wall time for this session (``None``: no limit).
+        patience: stop when ``progress`` has not improved for this many completed experiments.
+    """
+
+    experiments: int
+    wall_time: float | None = None
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.experiments < 1:
+            raise ValueError(f"a campaign needs at least one experiment, got {self.experiments}")
+        if self.wall_time is not None and self.wall_time <= 0:
+            raise ValueError(f"wall time must be positive, got {self.wall_time} s")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 experiment, got {self.patience}")
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """What to do when an experiment fails.
+
+    Args:
+        retry: ``"once"`` runs a failed proposal a second time; ``"skip"`` moves on.
+        max_consecutive: stop the campaign after this many failed attempts in a row.
+    """
+
+    retry: Literal["once", "skip"] = "once"
+    max_consecutive: int = 3
+
+
+@dataclass
+class ExperimentRecord:
+    """One attempt at one proposal.
+
+    Args:
+        iteration: the proposal's number in the campaign (0-based).
+        attempt: 1, or 2 for a retry.
+        inputs: the proposal.
+        status: ``completed``, ``failed`` or ``interrupted`` (from an earlier session).
+        outcome: the objectives (completed only).
+        uid: the run's uid (when a run was opened).
+        reason: why it failed.
+        idle: seconds the hardware waited for the recommender before this experiment.
+    """
+
+    iteration: int
+    attempt: int
+    inputs: dict[str, Any]
+    status: Literal["completed", "failed", "interrupted"]
+    outcome: dict[str, float] | None = None
+    uid: str | None = None
+    reason: str | None = None
+    idle: float = 0.0
+
+
+@dataclass
+class CampaignState:
+    """Everything the campaign did so far (this session and, via ``history``, earlier ones)."""
+
+    campaign: str
+    records: list[ExperimentRecord] = field(default_factory=list)
+    stop_reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    idle_time: float = 0.0
+
+    @property
+    def completed(self) -> list[ExperimentRecord]:
+        """Experiments with an outcome."""
+        return [record for record in self.records if record.status == "completed"]
+
+    @property
+    def proposals_done(self) -> int:
+        """Proposals finished (completed, or failed for good) — what the budget counts."""
+        return len({record.iteration for record in self.records})
+
+    @property
+    def next_iteration(self) -> int:
+        """The number the next proposal gets."""
+        return 1 + max((record.iteration for record in self.records), default=-1)
+
+
+def inputs_metadata(inputs: Inputs) -> dict[str, Any]:
+    """Proposed inputs for a start document: quantities as ``{"value", "units"}``, others as is."""
+    metadata: dict[str, Any] = {}
+    for name, value in inputs.items():
+        magnitude = getattr(value, "magnitude", None)
+        units = getattr(value, "units", None)
+        if magnitude is not None and units is not None:
+            metadata[name] = {"value": float(magnitude), "units": f"{units:~P}" or "1"}
+        elif isinstance(value, float | int | str | bool) or value is None:
+            metadata[name] = value
+        else:
+            metadata[name] = str(value)
+    return metadata
+
+
+def campaign(
+    recommender: Recommender,
+    experiment: ExperimentPlan,
+    reducer: Reducer,
+    *,
+    campaign_id: str,
+    budget: Budget,
+    history: Sequence[ExperimentRecord] = (),
+    failure_policy: FailurePolicy | None = None,
+    progress: Callable[[CampaignState], float] | None = None,
+    on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    executor: concurrent.futures.Executor | None = None,
+) -> MsgGenerator:
+    """Run a closed-loop campaign; returns its :class:`CampaignState`.
+
+    Args:
+        recommender: proposes experiments and learns their outcomes.
+        experiment: makes one bluesky run for one proposal.
+        reducer: turns a run's documents into objectives.
+        campaign_id: the id every run of the campaign carries.
+        budget: when to stop.
+        history: records of earlier sessions (resume); completed ones are told to the
+            recommender first, interrupted ones count against the budget.
+        failure_policy: retry/skip and how many failures in a row stop the campaign.
+        progress: a measure of the campaign's progress to maximise (e.g. hypervolume), used by
+            ``budget.patience``.
+        on_record: called after every attempt (progress bars, live plots).
+        metadata: extra start-document metadata for every run.
+        executor: where the recommender thinks (default: one worker thread).
+
+    Raises:
+        CampaignStopped: too many failures in a row (the state is in ``error.state``).
+    """
+    policy = failure_policy or FailurePolicy()
+    state = CampaignState(campaign_id, records=list(history))
+    told = [record for record in history if record.status in ("completed", "failed")]
+    if told:
+        recommender.tell(
+            [record.inputs for record in told],
+            [record.outcome if record.status == "completed" else None for record in told],
+        )
+    own_executor = executor is None
+    pool = executor or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="labctl-ask")
+    best = -math.inf
+    since_best = 0
+    consecutive_failures = 0
+    try:
+        if state.proposals_done >= budget.experiments:
+            state.stop_reason = "budget already spent"
+            return state
+        proposal_future = pool.submit(recommender.ask, 1, ())
+        while True:
+            waited_from = time.monotonic()
+            yield from bps.wait_for([lambda future=proposal_future: asyncio.wrap_future(future)])
+            (proposal,) = proposal_future.result()
+            idle = time.monotonic() - waited_from
+            state.idle_time += idle
+            iteration = state.next_iteration
+            is_last = state.proposals_done + 1 >= budget.experiments
+            # Think about the next proposal while this one runs on the hardware.
+            proposal_future = (
+                pool.submit(recommender.ask, 1, (proposal,)) if not is_last else _done([])
+            )
+            attempts = 2 if policy.retry == "once" else 1
+            record = None
+            for attempt in range(1, attempts + 1):
+                record = yield from _attempt(
+                    experiment, reducer, proposal, iteration, attempt, campaign_id, metadata
+                )
+                record.idle = idle if attempt == 1 else 0.0
+                state.records.append(record)
+                if on_record is not None:
+                    on_record(record, state)
+                if record.status == "completed":
+                    consecutive_failures = 0
+                    break
+                consecutive_failures += 1
+                if consecutive_failures >= policy.max_consecutive:
+                    break
+            assert record is not None
+            # The recommender may still be thinking with this proposal pending: wait, then tell.
+            yield from bps.wait_for([lambda future=proposal_future: asyncio.wrap_future(future)])
+            recommender.tell([proposal], [record.outcome])
+            if consecutive_failures >= policy.max_consecutive:
+                state.stop_reason = f"{consecutive_failures} failed attempts in a row"
+                raise CampaignStopped(
+                    f"campaign {campaign_id} stopped: {state.stop_reason}; "
+                    f"last reason: {record.reason}"
+                )
+            if record.status == "completed" and progress is not None:
+                value = progress(state)
+                if value > best:
+                    best, since_best = value, 0
+                else:
+                    since_best += 1
+            stop = _stop_reason(state, budget, since_best)
+            if stop is not None:
+                state.stop_reason = stop
+                return state
+            if is_last:  # pragma: no cover — _stop_reason catches the spent budget
+                state.stop_reason = "budget spent"
+                return state
+    finally:
+        if own_executor:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _done(result: Any) -> concurrent.futures.Future[Any]:
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    future.set_result(result)
+    return future
+
+
+def _stop_reason(state: CampaignState, budget: Budget, since_best: int) -> str | None:
+    if state.proposals_done >= budget.experiments:
+        return f"budget of {budget.experiments} experiments spent"
+    if budget.wall_time is not None and time.monotonic() - state.started >= budget.wall_time:
+        return f"wall time of {budget.wall_time:g} s spent"
+    if budget.patience is not None and since_best >= budget.patience:
+        return f"no improvement in {budget.patience} experiments"
+    return None
+
+
+def _attempt(
+    experiment: ExperimentPlan,
+    reducer: Reducer,
+    proposal: Inputs,
+    iteration: int,
+    attempt: int,
+    campaign_id: str,
+    metadata: Mapping[str, Any] | None,
+) -> MsgGenerator:
+    """Run one attempt; return its record (never raises for an experiment's own failure)."""
+    documents: Documents = []
+
+    def collect(name: str, document: dict[str, Any]) -> None:
+        documents.append((name, document))
+
+    run_metadata = {
+        **(metadata or {}),
+        "campaign": campaign_id,
+        "iteration": iteration,
+        "attempt": attempt,
+        "inputs": inputs_metadata(proposal),
+    }
+    inputs = dict(proposal)
+    try:
+        uid = yield from bpp.subs_wrapper(  # type: ignore[no-untyped-call]
+            experiment(proposal, run_metadata), {"all": [collect]}
+        )
+    except (LabctlError, FailedStatus) as error:
+        return ExperimentRecord(
+            iteration, attempt, inputs, "failed", uid=_run_uid(documents), reason=_reason(error)
+        )
+    stop = next((document for name, document in documents if name == "stop"), None)
+    if stop is None or stop.get("exit_status") != "success":
+        reason = (stop or {}).get("reason") or "the run did not finish"
+        return ExperimentRecord(iteration, attempt, inputs, "failed", uid=uid, reason=reason)
+    try:
+        outcome = {name: float(value) for name, value in reducer(documents).items()}
+    except (LabctlError, ValueError, KeyError, TypeError) as error:
+        return ExperimentRecord(
+            iteration, attempt, inputs, "failed", uid=uid, reason=f"reduction failed: {error}"
+        )
+    if not all(math.isfinite(value) for value in outcome.values()):
+        return ExperimentRecord(
+            iteration, attempt, inputs, "failed", uid=uid, reason=f"non-finite outcome {outcome}"
+        )
+    return ExperimentRecord(iteration, attempt, inputs, "completed", outcome=outcome, uid=uid)
+
+
+def _reason(error: BaseException) -> str:
+    """A sentence for a failed experiment: a failed Status is explained by its cause."""
+    if isinstance(error, FailedStatus) and error.args:
+        status = error.args[0]
+        cause = getattr(status, "exception", lambda: None)()
+        if cause is not None:
+            return f"{type(cause).__name__}: {cause}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _run_uid(documents: Documents) -> str | None:
+    start = next((document for name, document in documents if name == "start"), None)
+    return None if start is None else str(start["uid"])

@@ -1,0 +1,213 @@
+"""The campaign loop on a toy experiment: budgets, pending proposals, failures, resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+import pytest
+from ophyd.sim import SynAxis, SynGauss
+
+from labctl.errors import DeviceTimeout
+from labctl.plans.campaign import (
+    Budget,
+    CampaignState,
+    CampaignStopped,
+    ExperimentRecord,
+    FailurePolicy,
+    campaign,
+)
+
+motor = SynAxis(name="motor")
+detector = SynGauss("detector", motor, "motor", center=0.3, Imax=1.0, sigma=0.5)
+
+
+class RandomRecommender:
+    """Proposes uniform random positions; records what it was asked and told."""
+
+    def __init__(self, seed: int = 0, think: float = 0.0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.think = think
+        self.asked_pending: list[list[dict[str, Any]]] = []
+        self.told: list[tuple[dict[str, Any], Mapping[str, float] | None]] = []
+        self.lock = threading.Lock()
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        time.sleep(self.think)
+        with self.lock:
+            self.asked_pending.append([dict(point) for point in pending])
+            return [{"position": float(self.rng.uniform(-1, 1))} for _ in range(n)]
+
+    def tell(self, inputs: Sequence[Mapping[str, Any]], outcomes: Sequence[Any]) -> None:
+        with self.lock:
+            self.told.extend(zip((dict(x) for x in inputs), outcomes, strict=True))
+
+
+@pytest.fixture
+def run_engine() -> Any:
+    """A RunEngine returning the plan's result (the campaign state)."""
+    from bluesky import RunEngine
+
+    engine = RunEngine({}, call_returns_result=True)
+    yield engine
+    if engine.state != "idle":
+        engine.halt()
+
+
+def run(engine: Any, plan: Any) -> Any:
+    return engine(plan).plan_result
+
+
+def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+    @bpp.run_decorator(md=dict(metadata))
+    def inner() -> Any:
+        yield from bps.mv(motor, inputs["position"])
+        yield from bps.trigger_and_read([motor, detector])
+
+    return (yield from inner())
+
+
+def peak_height(documents: list[tuple[str, dict[str, Any]]]) -> dict[str, float]:
+    (event,) = [document for name, document in documents if name == "event"]
+    return {"signal": float(event["data"]["detector"])}
+
+
+def test_runs_the_budget_one_run_per_experiment(run_engine: Any) -> None:
+    starts: list[dict[str, Any]] = []
+    run_engine.subscribe(lambda name, doc: starts.append(doc) if name == "start" else None)
+    recommender = RandomRecommender()
+    state = run(
+        run_engine,
+        campaign(recommender, move_and_count, peak_height, campaign_id="c1", budget=Budget(5)),
+    )
+    assert isinstance(state, CampaignState)
+    assert len(state.completed) == 5
+    assert state.stop_reason == "budget of 5 experiments spent"
+    assert [start["iteration"] for start in starts] == [0, 1, 2, 3, 4]
+    assert {start["campaign"] for start in starts} == {"c1"}
+    assert starts[0]["inputs"]["position"] == pytest.approx(state.records[0].inputs["position"])
+    assert len(recommender.told) == 5
+    # Every proposal after the first was computed with the running experiment pending.
+    assert recommender.asked_pending[0] == []
+    assert all(len(pending) == 1 for pending in recommender.asked_pending[1:])
+
+
+def test_the_recommender_thinks_while_the_hardware_works(run_engine: Any) -> None:
+    """With thinking shorter than an experiment, the hardware never waits after the first ask."""
+
+    def slow_experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            yield from bps.sleep(0.3)
+            yield from bps.mv(motor, inputs["position"])
+            yield from bps.trigger_and_read([detector])
+
+        return (yield from inner())
+
+    recommender = RandomRecommender(think=0.1)
+    state = run(
+        run_engine,
+        campaign(recommender, slow_experiment, peak_height, campaign_id="c", budget=Budget(4)),
+    )
+    idle = [record.idle for record in state.records]
+    assert idle[0] >= 0.09  # the very first proposal has nothing to overlap with
+    assert max(idle[1:]) < 0.05
+
+
+def test_a_failed_experiment_is_retried_once_then_skipped(run_engine: Any) -> None:
+    calls: list[int] = []
+
+    def flaky(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        calls.append(metadata["iteration"])
+
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            if metadata["iteration"] == 1:
+                raise DeviceTimeout("pump", "socket://127.0.0.1:1", "no reply within 1 s")
+            yield from bps.trigger_and_read([detector])
+
+        return (yield from inner())
+
+    recommender = RandomRecommender()
+    state = run(
+        run_engine, campaign(recommender, flaky, peak_height, campaign_id="f", budget=Budget(3))
+    )
+    assert calls == [0, 1, 1, 2]
+    failed = [record for record in state.records if record.status == "failed"]
+    assert [(record.iteration, record.attempt) for record in failed] == [(1, 1), (1, 2)]
+    assert "no reply within 1 s" in (failed[0].reason or "")
+    assert failed[0].uid is not None  # the run was opened and closed as failed
+    assert len(state.completed) == 2
+    assert [outcome for _, outcome in recommender.told][1] is None
+
+
+def test_too_many_failures_in_a_row_stop_the_campaign(run_engine: Any) -> None:
+    def broken(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            raise DeviceTimeout("potentiostat", "socket://127.0.0.1:1", "silent")
+            yield from bps.null()
+
+        return (yield from inner())
+
+    with pytest.raises(CampaignStopped, match="3 failed attempts in a row"):
+        run_engine(
+            campaign(
+                RandomRecommender(),
+                broken,
+                peak_height,
+                campaign_id="b",
+                budget=Budget(10),
+                failure_policy=FailurePolicy(retry="skip", max_consecutive=3),
+            )
+        )
+
+
+def test_resume_tells_history_and_continues_numbering(run_engine: Any) -> None:
+    history = [
+        ExperimentRecord(0, 1, {"position": 0.1}, "completed", outcome={"signal": 0.9}),
+        ExperimentRecord(1, 1, {"position": 0.5}, "interrupted", reason="no stop document"),
+    ]
+    recommender = RandomRecommender()
+    state = run(
+        run_engine,
+        campaign(
+            recommender,
+            move_and_count,
+            peak_height,
+            campaign_id="r",
+            budget=Budget(4),
+            history=history,
+        ),
+    )
+    assert recommender.told[0] == ({"position": 0.1}, {"signal": 0.9})
+    assert [record.iteration for record in state.records] == [0, 1, 2, 3]
+    assert state.proposals_done == 4
+
+
+def test_patience_stops_when_progress_stalls(run_engine: Any) -> None:
+    state = run(
+        run_engine,
+        campaign(
+            RandomRecommender(),
+            move_and_count,
+            peak_height,
+            campaign_id="p",
+            budget=Budget(50, patience=3),
+            progress=lambda _state: 1.0,  # never improves after the first
+        ),
+    )
+    assert state.stop_reason == "no improvement in 3 experiments"
+    assert len(state.completed) == 4
+
+
+def test_bad_budgets_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least one experiment"):
+        Budget(0)
+    with pytest.raises(ValueError, match="wall time"):
+        Budget(3, wall_time=0)
