@@ -34,6 +34,7 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import FailedStatus, Msg
 
 from labctl.errors import LabctlError
+from labctl.plans.rundata import DocumentRun, RunData
 
 __all__ = [
     "Budget",
@@ -72,8 +73,8 @@ class ExperimentPlan(Protocol):
         """Yield the messages of one experiment."""
 
 
-Reducer = Callable[[Documents], Mapping[str, float]]
-"""From one run's documents to its objectives (named floats in the objectives' units)."""
+Reducer = Callable[[RunData], Mapping[str, float]]
+"""From one finished run to its objectives (named floats in the objectives' units)."""
 
 
 class CampaignStopped(LabctlError):
@@ -201,7 +202,7 @@ def campaign(
     Args:
         recommender: proposes experiments and learns their outcomes.
         experiment: makes one bluesky run for one proposal.
-        reducer: turns a run's documents into objectives.
+        reducer: turns a finished run into objectives.
         campaign_id: the id every run of the campaign carries.
         budget: when to stop.
         history: records of earlier sessions (resume); completed ones are told to the
@@ -342,7 +343,8 @@ def _attempt(
         reason = (stop or {}).get("reason") or "the run did not finish"
         return ExperimentRecord(iteration, attempt, inputs, "failed", uid=uid, reason=reason)
     try:
-        outcome = {name: float(value) for name, value in reducer(documents).items()}
+        run_data = DocumentRun(documents)
+        outcome = {name: float(value) for name, value in reducer(run_data).items()}
     except (LabctlError, ValueError, KeyError, TypeError) as error:
         return ExperimentRecord(
             iteration, attempt, inputs, "failed", uid=uid, reason=f"reduction failed: {error}"

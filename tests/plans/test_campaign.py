@@ -22,6 +22,7 @@ from labctl.plans.campaign import (
     FailurePolicy,
     campaign,
 )
+from labctl.plans.rundata import RunData
 
 motor = SynAxis(name="motor")
 detector = SynGauss("detector", motor, "motor", center=0.3, Imax=1.0, sigma=0.5)
@@ -72,9 +73,9 @@ def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> An
     return (yield from inner())
 
 
-def peak_height(documents: list[tuple[str, dict[str, Any]]]) -> dict[str, float]:
-    (event,) = [document for name, document in documents if name == "event"]
-    return {"signal": float(event["data"]["detector"])}
+def peak_height(run: RunData) -> dict[str, float]:
+    (signal,) = run.stream()["detector"]
+    return {"signal": float(signal)}
 
 
 def test_runs_the_budget_one_run_per_experiment(run_engine: Any) -> None:
