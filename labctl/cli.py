@@ -209,6 +209,34 @@ def runs(
 
 @app.command()
 @_reports_errors
+def campaigns(config: ConfigArgument) -> None:
+    """List the campaigns in the lab's store with their experiments' statuses."""
+    from labctl.campaigns import list_campaigns
+    from labctl.config import load_config
+    from labctl.store import Store
+
+    loaded = load_config(config)
+    with Store.for_config(loaded, start_server=True) as store:
+        summaries = list_campaigns(store)
+        table = Table(title=f"campaigns in {store.location}", title_justify="left")
+        for column in ("campaign", "last run", "runs", "completed", "failed", "interrupted"):
+            table.add_column(column)
+        for summary in summaries:
+            table.add_row(
+                summary.campaign,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.last_time)),
+                str(summary.runs),
+                str(summary.completed),
+                str(summary.failed),
+                f"[yellow]{summary.interrupted}[/]" if summary.interrupted else "0",
+            )
+        out.print(table)
+        if not summaries:
+            out.print("no campaigns yet")
+
+
+@app.command()
+@_reports_errors
 def shell(
     config: ConfigArgument,
     time_scale: Annotated[float | None, typer.Option(min=0.0, help="Twin time scale.")] = None,

@@ -267,6 +267,12 @@ class Store:
                 break
         return summaries
 
+    def distinct(self, key: str) -> dict[Any, int]:
+        """Distinct values of a start-document key over all runs, with their run counts."""
+        answer = self.client.distinct(f"start.{key}", counts=True)
+        values = (answer.get("metadata") or {}).get(f"start.{key}") or []
+        return {entry["value"]: int(entry.get("count") or 0) for entry in values}
+
     def run(self, uid: str) -> Run:
         """One run by uid (or a unique uid prefix of at least 6 characters).
 

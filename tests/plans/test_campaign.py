@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
-import numpy as np
 import pytest
-from ophyd.sim import SynAxis, SynGauss
 
 from labctl.errors import DeviceTimeout
 from labctl.plans.campaign import (
@@ -22,31 +18,13 @@ from labctl.plans.campaign import (
     FailurePolicy,
     campaign,
 )
-from labctl.plans.rundata import RunData
-
-motor = SynAxis(name="motor")
-detector = SynGauss("detector", motor, "motor", center=0.3, Imax=1.0, sigma=0.5)
-
-
-class RandomRecommender:
-    """Proposes uniform random positions; records what it was asked and told."""
-
-    def __init__(self, seed: int = 0, think: float = 0.0) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.think = think
-        self.asked_pending: list[list[dict[str, Any]]] = []
-        self.told: list[tuple[dict[str, Any], Mapping[str, float] | None]] = []
-        self.lock = threading.Lock()
-
-    def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-        time.sleep(self.think)
-        with self.lock:
-            self.asked_pending.append([dict(point) for point in pending])
-            return [{"position": float(self.rng.uniform(-1, 1))} for _ in range(n)]
-
-    def tell(self, inputs: Sequence[Mapping[str, Any]], outcomes: Sequence[Any]) -> None:
-        with self.lock:
-            self.told.extend(zip((dict(x) for x in inputs), outcomes, strict=True))
+from labctl.testing.toy_campaign import (
+    RandomRecommender,
+    detector,
+    motor,
+    move_and_count,
+    peak_height,
+)
 
 
 @pytest.fixture
@@ -62,20 +40,6 @@ def run_engine() -> Any:
 
 def run(engine: Any, plan: Any) -> Any:
     return engine(plan).plan_result
-
-
-def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
-    @bpp.run_decorator(md=dict(metadata))
-    def inner() -> Any:
-        yield from bps.mv(motor, inputs["position"])
-        yield from bps.trigger_and_read([motor, detector])
-
-    return (yield from inner())
-
-
-def peak_height(run: RunData) -> dict[str, float]:
-    (signal,) = run.stream()["detector"]
-    return {"signal": float(signal)}
 
 
 def test_runs_the_budget_one_run_per_experiment(run_engine: Any) -> None:

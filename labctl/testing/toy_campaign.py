@@ -1,0 +1,71 @@
+"""A toy closed loop for tests of the campaign machinery: no instrument, real bluesky runs.
+
+The "experiment" moves ophyd's simulated motor to the proposed position and reads a Gaussian
+detector centred at 0.3; the recommender proposes uniform random positions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+from ophyd.sim import SynAxis, SynGauss
+
+from labctl.plans.rundata import RunData
+
+__all__ = ["RandomRecommender", "detector", "motor", "move_and_count", "peak_height"]
+
+motor = SynAxis(name="motor")
+detector = SynGauss("detector", motor, "motor", center=0.3, Imax=1.0, sigma=0.5)
+
+
+class RandomRecommender:
+    """Proposes uniform random positions in [-1, 1]; records what it was asked and told.
+
+    Args:
+        seed: seed of the proposals.
+        think: seconds each ``ask`` takes (to test overlap with the hardware).
+    """
+
+    def __init__(self, seed: int = 0, think: float = 0.0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.think = think
+        self.asked_pending: list[list[dict[str, Any]]] = []
+        self.told: list[tuple[dict[str, Any], Mapping[str, float] | None]] = []
+        self.lock = threading.Lock()
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Propose ``n`` positions."""
+        time.sleep(self.think)
+        with self.lock:
+            self.asked_pending.append([dict(point) for point in pending])
+            return [{"position": float(self.rng.uniform(-1, 1))} for _ in range(n)]
+
+    def tell(
+        self, inputs: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, float] | None]
+    ) -> None:
+        """Remember what happened."""
+        with self.lock:
+            self.told.extend(zip((dict(x) for x in inputs), outcomes, strict=True))
+
+
+def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+    """One run: move the motor to ``inputs["position"]`` and read the detector once."""
+
+    @bpp.run_decorator(md=dict(metadata))  # type: ignore[untyped-decorator]
+    def inner() -> Any:
+        yield from bps.mv(motor, inputs["position"])
+        yield from bps.trigger_and_read([motor, detector])
+
+    return (yield from inner())
+
+
+def peak_height(run: RunData) -> dict[str, float]:
+    """The detector's reading as the objective ``signal``."""
+    (signal,) = run.stream()["detector"]
+    return {"signal": float(signal)}
