@@ -61,12 +61,16 @@ from labctl.units import Quantity, parse_quantity
 
 __all__ = [
     "QUANTITY_SERIALIZER",
+    "BudgetSection",
+    "CampaignSection",
     "DeviceConfig",
     "Duration",
+    "FailurePolicySection",
     "LabConfig",
     "LabSection",
     "LimitRange",
     "LoadedConfig",
+    "OptimizerSection",
     "QuantityField",
     "SimulationSection",
     "StoreSection",
@@ -301,13 +305,79 @@ class SimulationSection(_Strict):
     seed: int = 0
 
 
+class BudgetSection(_Strict):
+    """When a campaign ends.
+
+    Args:
+        experiments: experiments to run in all (a resumed campaign counts earlier ones).
+        wall_time: wall time for one session, with units (``"8 h"``).
+        patience: stop when the hypervolume has not improved for this many experiments.
+    """
+
+    experiments: int = Field(ge=1, le=100_000)
+    wall_time: Duration | None = None
+    patience: int | None = Field(default=None, ge=1)
+
+
+class FailurePolicySection(_Strict):
+    """What a campaign does when an experiment fails.
+
+    Args:
+        retry: ``once`` runs a failed proposal again; ``skip`` moves on.
+        max_consecutive: failed attempts in a row that stop the campaign.
+    """
+
+    retry: Literal["once", "skip"] = "once"
+    max_consecutive: int = Field(default=3, ge=1)
+
+
+class OptimizerSection(_Strict):
+    """Which optimizer proposes experiments.
+
+    Args:
+        kind: the optimizer's registry name (``botorch-mo``, ``sobol``, ``skopt-gp``).
+        seed: seed for reproducible proposals.
+        options: optimizer-specific settings, validated by the optimizer.
+    """
+
+    kind: str = "botorch-mo"
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CampaignSection(_Strict):
+    """A closed-loop campaign run on this lab.
+
+    Args:
+        name: a name for people; the campaign id adds a timestamp to it.
+        experiment: the experiment plan's registry name (``electrolyte``, ``pulsed-charging``).
+        experiment_options: settings of the experiment plan (which devices, cell, vial rack).
+        space: the search space (parameters with units and bounds, mixtures, constraints),
+            validated by the optimizer layer.
+        objectives: objectives and outcome constraints, validated by the optimizer layer.
+        optimizer: which optimizer and its settings.
+        budget: when to stop.
+        failure_policy: what to do with failed experiments.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    experiment: str = Field(min_length=1)
+    experiment_options: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, Any] = Field(min_length=1)
+    objectives: dict[str, Any] = Field(min_length=1)
+    optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
+    budget: BudgetSection
+    failure_policy: FailurePolicySection = Field(default_factory=FailurePolicySection)
+
+
 class LabConfig(_Strict):
-    """A whole lab: who, where, what is stored, which devices."""
+    """A whole lab: who, where, what is stored, which devices — and optionally a campaign."""
 
     lab: LabSection
     store: StoreSection = Field(default_factory=StoreSection)
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)
+    campaign: CampaignSection | None = None
 
     @field_validator("devices")
     @classmethod
@@ -444,8 +514,54 @@ def _plain_message(detail: Mapping[str, Any]) -> str:
     return message
 
 
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_extends(
+    document: dict[str, Any], source: Path, seen: tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """Apply ``extends: other.yaml`` (relative to the file): the other file, then this one."""
+    if "extends" not in document:
+        return document
+    target = document.pop("extends")
+    if not isinstance(target, str) or not target:
+        raise ConfigError(source, [ConfigIssue(("extends",), "must be a file name", target)])
+    base_path = (source.parent / target).resolve()
+    if base_path in seen or base_path == source.resolve():
+        raise ConfigError(
+            source, [ConfigIssue(("extends",), "configs extend each other in a loop", target)]
+        )
+    try:
+        base_text = base_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            source, [ConfigIssue(("extends",), f"cannot read {base_path}: {error}", target)]
+        ) from None
+    base = _parse_yaml(base_text, str(base_path))
+    if not isinstance(base, dict):
+        raise ConfigError(base_path, [ConfigIssue((), "the top level must be a mapping")])
+    base = _resolve_extends(base, base_path, (*seen, source.resolve()))
+    if "lab" in base and "data_directory" in base["lab"]:
+        # A relative data directory belongs to the file that named it.
+        directory = Path(str(base["lab"]["data_directory"]))
+        if not directory.is_absolute():
+            base["lab"] = {**base["lab"], "data_directory": str(base_path.parent / directory)}
+    return _merge(base, document)
+
+
 def parse_config(text: str, source: str | Path = "<string>") -> LoadedConfig:
     """Validate a lab config given as YAML text.
+
+    A config may start from another with ``extends: sim-lab.yaml`` (relative to its own file):
+    that file is read first and this one is laid over it, key by key.
 
     Raises:
         ConfigError: with every issue found, each naming its key path.
@@ -456,6 +572,7 @@ def parse_config(text: str, source: str | Path = "<string>") -> LoadedConfig:
             source,
             [ConfigIssue((), "the top level must be a mapping with 'lab' and 'devices'")],
         )
+    document = _resolve_extends(document, Path(source).resolve())
     try:
         model = LabConfig.model_validate(document)
     except ValidationError as error:

@@ -292,3 +292,85 @@ def test_random_text_only_raises_config_error(text: str) -> None:
         parse_config(text)
     except ConfigError as error:
         assert error.issues
+
+
+def test_a_config_extends_another(tmp_path: Path) -> None:
+    base = write_config(tmp_path, sim_lab_document(), name="base.yaml")
+    child = tmp_path / "campaign.yaml"
+    child.write_text(
+        "extends: base.yaml\n"
+        "lab: {operator: night shift}\n"
+        "devices:\n  room: {timeout: 3 s}\n"
+        "campaign:\n"
+        "  name: demo\n"
+        "  experiment: electrolyte\n"
+        "  space: {salt_molality: {low: 0.5 mol/kg, high: 2 mol/kg}}\n"
+        "  objectives: {conductivity: {direction: maximize}}\n"
+        "  budget: {experiments: 30, wall_time: 2 h}\n"
+    )
+    loaded = load_config(child)
+    assert loaded.model.lab.name == "sim-lab"
+    assert loaded.model.lab.operator == "night shift"
+    assert loaded.model.devices["room"].timeout.read.to("s").magnitude == 3
+    assert loaded.model.devices["room"].kind == "environment-sensor"  # kept from the base
+    assert loaded.data_directory == (tmp_path / "data").resolve()
+    campaign = loaded.model.campaign
+    assert campaign is not None
+    assert campaign.budget.experiments == 30
+    assert campaign.budget.wall_time is not None
+    assert campaign.optimizer.kind == "botorch-mo"
+    assert base.exists()
+
+
+@pytest.mark.parametrize(
+    ("campaign", "key_path", "words"),
+    [
+        (
+            {"name": "x", "experiment": "e", "space": {"a": 1}, "objectives": {"b": 1}},
+            "campaign.budget",
+            "required",
+        ),
+        (
+            {
+                "name": "x",
+                "experiment": "e",
+                "space": {"a": 1},
+                "objectives": {"b": 1},
+                "budget": {"experiments": 5, "wall_time": 3},
+            },
+            "campaign.budget.wall_time",
+            "no units",
+        ),
+        (
+            {
+                "name": "x",
+                "experiment": "e",
+                "space": {},
+                "objectives": {"b": 1},
+                "budget": {"experiments": 5},
+            },
+            "campaign.space",
+            "at least 1",
+        ),
+    ],
+)
+def test_bad_campaign_sections(
+    tmp_path: Path, campaign: dict[str, Any], key_path: str, words: str
+) -> None:
+    document = copy.deepcopy(sim_lab_document())
+    document["campaign"] = campaign
+    result = _run_validate(write_config(tmp_path, document))
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert key_path in message
+    assert words in message
+
+
+def test_extends_loops_and_missing_files_are_config_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\nlab: {name: a}\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\nlab: {name: b}\n")
+    with pytest.raises(ConfigError, match="loop"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\nlab: {name: c}\n")
+    with pytest.raises(ConfigError, match=r"extends: cannot read"):
+        load_config(tmp_path / "c.yaml")
