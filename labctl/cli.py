@@ -151,12 +151,19 @@ def run(
         typer.Option(min=0.0, help="Twin time scale (0 instant, 1 real time)."),
     ] = None,
 ) -> None:
-    """Start the lab, record readings from every sensor into the store, print a summary table."""
+    """Run the config's campaign; a lab config without one: survey every sensor into the store."""
+    from labctl.config import load_config
     from labctl.lab import Lab
+    from labctl.registry import validate_lab_config
     from labctl.survey import survey, survey_table
 
+    loaded = load_config(config)
+    validate_lab_config(loaded)
+    if loaded.model.campaign is not None:
+        _run_campaign(loaded, time_scale, campaign_id=None)
+        return
     started = time.monotonic()
-    with Lab.from_config(config, time_scale=time_scale) as lab:
+    with Lab.from_config(loaded, time_scale=time_scale) as lab:
         result = survey(lab, readings)
         out.print(survey_table(result))
         out.print(
@@ -166,6 +173,57 @@ def run(
         )
         if result.alarms:
             err.print(f"[yellow]outside alarm limits:[/] {', '.join(result.alarms)}")
+
+
+@app.command()
+@_reports_errors
+def resume(
+    campaign: Annotated[str, typer.Argument(help="The campaign id (see 'labctl campaigns').")],
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", envvar="LABCTL_CONFIG", help="The campaign's config (or $LABCTL_CONFIG)."
+        ),
+    ],
+    time_scale: Annotated[float | None, typer.Option(min=0.0, help="Twin time scale.")] = None,
+) -> None:
+    """Continue a campaign from its runs in the store until its budget is spent."""
+    from labctl.config import load_config
+    from labctl.registry import validate_lab_config
+
+    loaded = load_config(config)
+    validate_lab_config(loaded)
+    if loaded.model.campaign is None:
+        raise BadInput(f"{loaded.source} has no campaign section to resume with")
+    _run_campaign(loaded, time_scale, campaign_id=campaign)
+
+
+def _run_campaign(loaded: Any, time_scale: float | None, campaign_id: str | None) -> None:
+    from labctl.campaign_runner import run_campaign
+    from labctl.campaigns import campaign_history
+    from labctl.lab import Lab
+    from labctl.progress import CampaignProgress
+
+    section = loaded.model.campaign
+    directions = {
+        name: str(spec.get("direction", "maximize")) if isinstance(spec, dict) else "maximize"
+        for name, spec in section.objectives.items()
+    }
+    with Lab.from_config(loaded, time_scale=time_scale) as lab:
+        done = 0
+        if campaign_id is not None and lab.store is not None:
+            done = len({record.iteration for record in campaign_history(lab.store, campaign_id)})
+        with CampaignProgress(out, section.budget.experiments, done, directions) as progress:
+            result = run_campaign(
+                loaded, lab=lab, campaign_id=campaign_id, on_record=progress.on_record
+            )
+    state = result.state
+    out.print(
+        f"campaign {result.campaign_id}: {len(state.completed)} completed, "
+        f"{len(state.records) - len(state.completed)} failed attempts; {state.stop_reason}; "
+        f"hardware idle waiting for the optimizer {state.idle_time:.1f} s of "
+        f"{result.wall_time:.1f} s"
+    )
 
 
 @app.command()

@@ -23,6 +23,10 @@ __all__ = [
     "RegistryError",
     "device_class",
     "device_kinds",
+    "experiment_factory",
+    "experiment_kinds",
+    "optimizer_class",
+    "optimizer_kinds",
     "twin_class",
     "twin_kinds",
     "validate_lab_config",
@@ -30,6 +34,8 @@ __all__ = [
 
 DEVICE_GROUP = "labctl.devices"
 TWIN_GROUP = "labctl.twins"
+EXPERIMENT_GROUP = "labctl.experiments"
+OPTIMIZER_GROUP = "labctl.optimizers"
 
 _BUILTIN_DEVICES: dict[str, str] = {
     "environment-sensor:opcua": "labctl.devices.environment:EnvironmentSensor",
@@ -37,6 +43,10 @@ _BUILTIN_DEVICES: dict[str, str] = {
 _BUILTIN_TWINS: dict[str, str] = {
     "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",
 }
+# Campaign building blocks: experiment kinds (a factory returning the plan and its reducer) and
+# optimizer kinds (a class with ``from_campaign(section)``).
+_BUILTIN_EXPERIMENTS: dict[str, str] = {}
+_BUILTIN_OPTIMIZERS: dict[str, str] = {}
 
 
 class RegistryError(LabctlError):
@@ -77,6 +87,44 @@ def _device_table() -> dict[str, str]:
 @cache
 def _twin_table() -> dict[str, str]:
     return _merge(_BUILTIN_TWINS, TWIN_GROUP)
+
+
+@cache
+def _experiment_table() -> dict[str, str]:
+    return _merge(_BUILTIN_EXPERIMENTS, EXPERIMENT_GROUP)
+
+
+@cache
+def _optimizer_table() -> dict[str, str]:
+    return _merge(_BUILTIN_OPTIMIZERS, OPTIMIZER_GROUP)
+
+
+def experiment_kinds() -> list[str]:
+    """Known experiment kinds (campaign ``experiment``)."""
+    return sorted(_experiment_table())
+
+
+def optimizer_kinds() -> list[str]:
+    """Known optimizer kinds (campaign ``optimizer.kind``)."""
+    return sorted(_optimizer_table())
+
+
+def experiment_factory(kind: str) -> Any:
+    """The experiment factory registered as ``kind``.
+
+    Raises:
+        KeyError: nothing is registered under that name.
+    """
+    return _load(_experiment_table()[kind])
+
+
+def optimizer_class(kind: str) -> Any:
+    """The optimizer class registered as ``kind``.
+
+    Raises:
+        KeyError: nothing is registered under that name.
+    """
+    return _load(_optimizer_table()[kind])
 
 
 def _load(target: str) -> Any:
@@ -159,6 +207,38 @@ def _check_twin(name: str, device: DeviceConfig, twin: TwinConfig) -> list[Confi
     return list(checker(name, device, twin)) if checker is not None else []
 
 
+def _check_campaign(config: LoadedConfig) -> list[ConfigIssue]:
+    campaign = config.model.campaign
+    assert campaign is not None
+    issues: list[ConfigIssue] = []
+    if campaign.experiment not in experiment_kinds():
+        issues.append(
+            ConfigIssue(
+                ("campaign", "experiment"),
+                "unknown experiment; known experiments: "
+                f"{', '.join(experiment_kinds()) or 'none'}",
+                campaign.experiment,
+            )
+        )
+    else:
+        checker = getattr(experiment_factory(campaign.experiment), "check_config", None)
+        if checker is not None:
+            issues.extend(checker(config))
+    if campaign.optimizer.kind not in optimizer_kinds():
+        issues.append(
+            ConfigIssue(
+                ("campaign", "optimizer", "kind"),
+                f"unknown optimizer; known optimizers: {', '.join(optimizer_kinds()) or 'none'}",
+                campaign.optimizer.kind,
+            )
+        )
+    else:
+        checker = getattr(optimizer_class(campaign.optimizer.kind), "check_campaign", None)
+        if checker is not None:
+            issues.extend(checker(campaign))
+    return issues
+
+
 def validate_lab_config(config: LoadedConfig) -> None:
     """Check what the generic schema cannot: kinds, drivers, and each class's own options.
 
@@ -168,5 +248,8 @@ def validate_lab_config(config: LoadedConfig) -> None:
     issues: list[ConfigIssue] = []
     for name, device in config.model.devices.items():
         issues.extend(_check_device(name, device))
+    campaign = config.model.campaign
+    if campaign is not None:
+        issues.extend(_check_campaign(config))
     if issues:
         raise ConfigError(config.source, issues)

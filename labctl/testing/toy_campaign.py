@@ -69,3 +69,18 @@ def peak_height(run: RunData) -> dict[str, float]:
     """The detector's reading as the objective ``signal``."""
     (signal,) = run.stream()["detector"]
     return {"signal": float(signal)}
+
+
+class ToyOptimizer(RandomRecommender):
+    """The random recommender as a registered optimizer kind (``toy-random``) for tests."""
+
+    @classmethod
+    def from_campaign(cls, section: Any) -> ToyOptimizer:
+        """Build it from a campaign config section (uses only the seed)."""
+        return cls(seed=section.optimizer.seed)
+
+
+def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+    """The toy experiment as a registered experiment kind (``toy-gaussian``) for tests."""
+    del lab, section
+    return move_and_count, peak_height

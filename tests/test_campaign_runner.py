@@ -1,0 +1,110 @@
+"""Running a config's campaign on a lab: registries, ids, resume from the store."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from labctl import registry
+from labctl.campaign_runner import best_values, run_campaign
+from labctl.cli import app
+from labctl.config import load_config
+from labctl.lab import Lab
+from labctl.testing.configs import sim_lab_document, write_config
+from labctl.testing.store import prepare_store
+
+CAMPAIGN = {
+    "name": "toy",
+    "experiment": "toy-gaussian",
+    "space": {"position": {"low": -1, "high": 1}},
+    "objectives": {"signal": {"direction": "maximize"}},
+    "optimizer": {"kind": "toy-random", "seed": 3},
+    "budget": {"experiments": 4},
+}
+
+
+@pytest.fixture
+def toy_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setitem(
+        registry._BUILTIN_EXPERIMENTS, "toy-gaussian", "labctl.testing.toy_campaign:toy_experiment"
+    )
+    monkeypatch.setitem(
+        registry._BUILTIN_OPTIMIZERS, "toy-random", "labctl.testing.toy_campaign:ToyOptimizer"
+    )
+    registry._experiment_table.cache_clear()
+    registry._optimizer_table.cache_clear()
+    yield
+    registry._experiment_table.cache_clear()
+    registry._optimizer_table.cache_clear()
+
+
+@pytest.fixture
+def campaign_config(tmp_path: Path) -> Path:
+    prepare_store(tmp_path / "data" / "tiled")
+    document = copy.deepcopy(sim_lab_document())
+    document["campaign"] = copy.deepcopy(CAMPAIGN)
+    return write_config(tmp_path, document)
+
+
+def test_runs_then_resumes_to_the_budget(toy_kinds: None, campaign_config: Path) -> None:
+    loaded = load_config(campaign_config)
+    with Lab.from_config(loaded) as lab:
+        first = run_campaign(loaded, lab=lab)
+        assert first.campaign_id.startswith("toy-")
+        assert len(first.state.completed) == 4
+        assert lab.store is not None
+        assert len(lab.store.runs(campaign=first.campaign_id)) == 4
+        best = best_values(first.state, {"signal": "maximize"})
+        assert best["signal"] == max(r.outcome["signal"] for r in first.state.completed)  # type: ignore[index]
+
+    bigger = copy.deepcopy(sim_lab_document())
+    bigger["campaign"] = {**copy.deepcopy(CAMPAIGN), "budget": {"experiments": 6}}
+    path = write_config(campaign_config.parent, bigger, name="bigger.yaml")
+    loaded = load_config(path)
+    with Lab.from_config(loaded) as lab:
+        resumed = run_campaign(loaded, lab=lab, campaign_id=first.campaign_id)
+        assert resumed.state.proposals_done == 6
+        assert lab.store is not None
+        runs = lab.store.runs(campaign=first.campaign_id)
+        assert sorted(run.metadata["iteration"] for run in runs) == [0, 1, 2, 3, 4, 5]
+
+
+def test_validate_names_unknown_experiment_and_optimizer(tmp_path: Path) -> None:
+    document: dict[str, Any] = copy.deepcopy(sim_lab_document())
+    document["campaign"] = {
+        **copy.deepcopy(CAMPAIGN),
+        "experiment": "alchemy",
+        "optimizer": {"kind": "oracle"},
+    }
+    result = CliRunner().invoke(app, ["validate", str(write_config(tmp_path, document))])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "campaign.experiment: unknown experiment" in message
+    assert "campaign.optimizer.kind: unknown optimizer" in message
+
+
+def test_resuming_an_unknown_campaign_is_an_error(toy_kinds: None, campaign_config: Path) -> None:
+    from labctl.errors import LabctlError
+
+    loaded = load_config(campaign_config)
+    with Lab.from_config(loaded) as lab, pytest.raises(LabctlError, match="no runs of campaign"):
+        run_campaign(loaded, lab=lab, campaign_id="never-ran")
+
+
+def test_cli_runs_and_resumes_a_campaign(toy_kinds: None, campaign_config: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(campaign_config)])
+    assert result.exit_code == 0, result.output
+    assert "4 completed" in result.output
+    assert "budget of 4 experiments spent" in result.output
+    campaign_id = result.output.split("campaign ", 1)[1].split(":", 1)[0]
+    listing = runner.invoke(app, ["campaigns", str(campaign_config)])
+    assert campaign_id in listing.output
+    again = runner.invoke(app, ["resume", campaign_id, "--config", str(campaign_config)])
+    assert again.exit_code == 0, again.output
+    assert "budget already spent" in again.output
