@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from labctl.config import DeviceConfig, LoadedConfig, TwinConfig
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.optimizers.registry import BUILTIN as OPTIMIZER_BUILTINS
 
 __all__ = [
     "DeviceClass",
@@ -46,7 +47,7 @@ _BUILTIN_TWINS: dict[str, str] = {
 # Campaign building blocks: experiment kinds (a factory returning the plan and its reducer) and
 # optimizer kinds (a class with ``from_campaign(section)``).
 _BUILTIN_EXPERIMENTS: dict[str, str] = {}
-_BUILTIN_OPTIMIZERS: dict[str, str] = {}
+_BUILTIN_OPTIMIZERS: dict[str, str] = dict(OPTIMIZER_BUILTINS)
 
 
 class RegistryError(LabctlError):

@@ -108,3 +108,36 @@ def test_cli_runs_and_resumes_a_campaign(toy_kinds: None, campaign_config: Path)
     again = runner.invoke(app, ["resume", campaign_id, "--config", str(campaign_config)])
     assert again.exit_code == 0, again.output
     assert "budget already spent" in again.output
+
+
+@pytest.mark.parametrize("kind", ["sobol", "botorch-mo"])
+def test_real_optimizer_kinds_drive_and_resume_a_campaign(
+    toy_kinds: None, tmp_path: Path, kind: str
+) -> None:
+    """The registry's optimizer kinds run the loop; on resume they learn the stored history."""
+    prepare_store(tmp_path / "data" / "tiled")
+    document = copy.deepcopy(sim_lab_document())
+    options: dict[str, Any] = {"initial_experiments": 2}
+    if kind == "botorch-mo":
+        options |= {"num_restarts": 2, "raw_samples": 32, "mc_samples": 32}
+    document["campaign"] = {
+        **copy.deepcopy(CAMPAIGN),
+        "optimizer": {"kind": kind, "seed": 5, "options": options},
+        "budget": {"experiments": 3},
+    }
+    loaded = load_config(write_config(tmp_path, document))
+    with Lab.from_config(loaded) as lab:
+        first = run_campaign(loaded, lab=lab)
+    positions = [r.inputs["position"] for r in first.state.completed]
+    assert len(positions) == 3
+    assert len({str(p) for p in positions}) == 3
+
+    document["campaign"]["budget"] = {"experiments": 5}
+    loaded = load_config(write_config(tmp_path, document, name="more.yaml"))
+    with Lab.from_config(loaded) as lab:
+        resumed = run_campaign(loaded, lab=lab, campaign_id=first.campaign_id)
+        assert resumed.state.proposals_done == 5
+        assert lab.store is not None
+        runs = lab.store.runs(campaign=first.campaign_id)
+    proposed = [run.metadata["inputs"]["position"]["value"] for run in runs]
+    assert len(set(proposed)) == 5

@@ -59,7 +59,8 @@ def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> An
 
     @bpp.run_decorator(md=dict(metadata))  # type: ignore[untyped-decorator]
     def inner() -> Any:
-        yield from bps.mv(motor, inputs["position"])
+        position = inputs["position"]
+        yield from bps.mv(motor, float(getattr(position, "magnitude", position)))
         yield from bps.trigger_and_read([motor, detector])
 
     return (yield from inner())
