@@ -196,6 +196,7 @@ def campaign(
     on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
     metadata: Mapping[str, Any] | None = None,
     executor: concurrent.futures.Executor | None = None,
+    synchronous: bool = False,
 ) -> MsgGenerator:
     """Run a closed-loop campaign; returns its :class:`CampaignState`.
 
@@ -213,6 +214,8 @@ def campaign(
         on_record: called after every attempt (progress bars, live plots).
         metadata: extra start-document metadata for every run.
         executor: where the recommender thinks (default: one worker thread).
+        synchronous: ask for the next proposal only after the last outcome is told (the
+            hardware waits for every suggestion; for comparisons, not for labs).
 
     Raises:
         CampaignStopped: too many failures in a row (the state is in ``error.state``).
@@ -245,7 +248,9 @@ def campaign(
             is_last = state.proposals_done + 1 >= budget.experiments
             # Think about the next proposal while this one runs on the hardware.
             proposal_future = (
-                pool.submit(recommender.ask, 1, (proposal,)) if not is_last else _done([])
+                pool.submit(recommender.ask, 1, (proposal,))
+                if not (is_last or synchronous)
+                else _done([])
             )
             attempts = 2 if policy.retry == "once" else 1
             record = None
@@ -286,6 +291,8 @@ def campaign(
             if is_last:  # pragma: no cover — _stop_reason catches the spent budget
                 state.stop_reason = "budget spent"
                 return state
+            if synchronous:
+                proposal_future = pool.submit(recommender.ask, 1, ())
     finally:
         if own_executor:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ detector centred at 0.3; the recommender proposes uniform random positions.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -54,13 +55,17 @@ class RandomRecommender:
             self.told.extend(zip((dict(x) for x in inputs), outcomes, strict=True))
 
 
-def move_and_count(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
-    """One run: move the motor to ``inputs["position"]`` and read the detector once."""
+def move_and_count(
+    inputs: Mapping[str, Any], metadata: Mapping[str, Any], dwell: float = 0.0
+) -> Any:
+    """One run: move the motor to ``inputs["position"]``, wait ``dwell`` s, read the detector."""
 
     @bpp.run_decorator(md=dict(metadata))  # type: ignore[untyped-decorator]
     def inner() -> Any:
         position = inputs["position"]
         yield from bps.mv(motor, float(getattr(position, "magnitude", position)))
+        if dwell > 0:
+            yield from bps.sleep(dwell)
         yield from bps.trigger_and_read([motor, detector])
 
     return (yield from inner())
@@ -82,6 +87,10 @@ class ToyOptimizer(RandomRecommender):
 
 
 def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
-    """The toy experiment as a registered experiment kind (``toy-gaussian``) for tests."""
-    del lab, section
-    return move_and_count, peak_height
+    """The toy experiment as a registered experiment kind (``toy-gaussian``) for tests.
+
+    ``experiment_options: {dwell: seconds}`` makes each run last that long (crash tests).
+    """
+    del lab
+    dwell = float(section.experiment_options.get("dwell", 0.0))
+    return functools.partial(move_and_count, dwell=dwell), peak_height

@@ -83,6 +83,22 @@ def test_the_recommender_thinks_while_the_hardware_works(run_engine: Any) -> Non
     assert idle[0] >= 0.09  # the very first proposal has nothing to overlap with
     assert max(idle[1:]) < 0.05
 
+    # The synchronous loop, for comparison, makes the hardware wait for every proposal.
+    waiting = RandomRecommender(think=0.1)
+    state = run(
+        run_engine,
+        campaign(
+            waiting,
+            slow_experiment,
+            peak_height,
+            campaign_id="s",
+            budget=Budget(3),
+            synchronous=True,
+        ),
+    )
+    assert all(record.idle >= 0.09 for record in state.records)
+    assert all(pending == [] for pending in waiting.asked_pending)
+
 
 def test_a_failed_experiment_is_retried_once_then_skipped(run_engine: Any) -> None:
     calls: list[int] = []
