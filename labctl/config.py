@@ -57,7 +57,7 @@ from pydantic import (
 )
 
 from labctl.errors import ConfigError, ConfigIssue
-from labctl.units import Quantity, parse_quantity
+from labctl.units import Quantity, parse_quantity, ureg
 
 __all__ = [
     "QUANTITY_SERIALIZER",
@@ -305,6 +305,23 @@ class SimulationSection(_Strict):
     seed: int = 0
 
 
+class SafetySection(_Strict):
+    """Suspenders that pause a running plan while the environment is outside its limits.
+
+    Args:
+        environment_suspenders: watch every environment sensor's limited channels (and whether it
+            answers at all) and suspend the RunEngine while any is out of range.
+        period: how often each sensor is read for the watch.
+        settle: how long conditions must stay safe before the plan resumes.
+        hysteresis: resume once a value is this fraction of its limit back inside.
+    """
+
+    environment_suspenders: bool = True
+    period: Duration = Field(default_factory=lambda: ureg.Quantity(1.0, "s"))
+    settle: Duration = Field(default_factory=lambda: ureg.Quantity(2.0, "s"))
+    hysteresis: float = Field(default=0.05, ge=0, lt=1)
+
+
 class BudgetSection(_Strict):
     """When a campaign ends.
 
@@ -376,6 +393,7 @@ class LabConfig(_Strict):
     lab: LabSection
     store: StoreSection = Field(default_factory=StoreSection)
     simulation: SimulationSection = Field(default_factory=SimulationSection)
+    safety: SafetySection = Field(default_factory=SafetySection)
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)
     campaign: CampaignSection | None = None
 

@@ -23,6 +23,8 @@ from labctl import __version__
 from labctl.config import DeviceConfig, LoadedConfig, load_config
 from labctl.errors import LabConnectError, LabctlError
 from labctl.registry import device_class, twin_class, validate_lab_config
+from labctl.rewind import RewindSafeDispatcher
+from labctl.safety import EnvironmentWatch, SafetyOptions, install_suspenders
 from labctl.store import Store
 from labctl.units import to_magnitude
 
@@ -74,11 +76,21 @@ class Lab:
         )
         if store is not None:
             self.RE.md["scan_id"] = _last_scan_id(store)
-            self._store_token: int | None = self.RE.subscribe(  # type: ignore[no-untyped-call]
-                store.writer()
-            )
+            # Events reach the store only once the plan cannot rewind over them (suspenders).
+            self._store_token: int | None = RewindSafeDispatcher(store.writer()).attach(self.RE)
         else:
             self._store_token = None
+        self.safety_watches: list[EnvironmentWatch] = []
+        safety = config.model.safety
+        if safety.environment_suspenders:
+            self.safety_watches, _ = install_suspenders(
+                self,
+                SafetyOptions(
+                    period=to_magnitude(safety.period, "s"),
+                    settle=to_magnitude(safety.settle, "s"),
+                    hysteresis=safety.hysteresis,
+                ),
+            )
         self._closed = False
 
     @classmethod
@@ -124,6 +136,8 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        for watch in self.safety_watches:
+            watch.stop()
         if self._store_token is not None:
             self.RE.unsubscribe(self._store_token)  # type: ignore[no-untyped-call]
         _close_all(self.devices, self.twins, self.store)
