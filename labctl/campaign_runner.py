@@ -21,12 +21,19 @@ from labctl.plans.campaign import (
     ExperimentPlan,
     ExperimentRecord,
     FailurePolicy,
+    MsgGenerator,
     Recommender,
     Reducer,
     campaign,
 )
 
-__all__ = ["CampaignResult", "ExperimentFactory", "new_campaign_id", "run_campaign"]
+__all__ = [
+    "CampaignResult",
+    "ExperimentFactory",
+    "campaign_plan",
+    "new_campaign_id",
+    "run_campaign",
+]
 
 
 class ExperimentFactory(Protocol):
@@ -82,19 +89,27 @@ def _build_experiment(lab: Any, section: CampaignSection) -> tuple[ExperimentPla
     return factory(lab, section)
 
 
-def run_campaign(
+def campaign_plan(
     config: LoadedConfig,
     *,
     lab: Any,
     campaign_id: str | None = None,
     on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
-) -> CampaignResult:
-    """Run the config's campaign on ``lab``; with ``campaign_id``, resume that campaign.
+    must_exist: bool = True,
+) -> tuple[str, MsgGenerator]:
+    """The config's campaign on ``lab`` as one bluesky plan, and the campaign's id.
+
+    Args:
+        config: a config with a campaign section.
+        lab: the lab (its store holds the campaign's memory).
+        campaign_id: resume this campaign (``None``: a new one with a fresh id).
+        on_record: called after every attempt.
+        must_exist: with ``campaign_id``, refuse an id the store has no runs of; off for queue
+            items, which carry their id from the start so that re-running one resumes it.
 
     Raises:
         ConfigError: the config has no campaign section, or names unknown kinds.
-        LabctlError: the lab has no store (a campaign's memory is its runs in the store).
-        CampaignStopped: too many failures in a row.
+        LabctlError: the lab has no store, or ``campaign_id`` is unknown (``must_exist``).
     """
     section = config.model.campaign
     if section is None:
@@ -108,7 +123,7 @@ def run_campaign(
         from labctl.campaigns import campaign_history
 
         history = campaign_history(lab.store, campaign_id, reducer)
-        if not history:
+        if not history and must_exist:
             raise LabctlError(
                 f"no runs of campaign {campaign_id!r} in the store at {lab.store.location}"
             )
@@ -136,6 +151,24 @@ def run_campaign(
         on_record=on_record,
         metadata={"campaign_name": section.name, "experiment_kind": section.experiment},
     )
+    return identifier, plan
+
+
+def run_campaign(
+    config: LoadedConfig,
+    *,
+    lab: Any,
+    campaign_id: str | None = None,
+    on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
+) -> CampaignResult:
+    """Run the config's campaign on ``lab``; with ``campaign_id``, resume that campaign.
+
+    Raises:
+        ConfigError: the config has no campaign section, or names unknown kinds.
+        LabctlError: the lab has no store (a campaign's memory is its runs in the store).
+        CampaignStopped: too many failures in a row.
+    """
+    identifier, plan = campaign_plan(config, lab=lab, campaign_id=campaign_id, on_record=on_record)
     outcome: list[CampaignState] = []
 
     def keep_state() -> Any:

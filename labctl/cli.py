@@ -35,6 +35,8 @@ twin_app = typer.Typer(help="Simulated instruments (twins) that speak the real w
 app.add_typer(twin_app, name="twin")
 store_app = typer.Typer(help="The lab's store: a shared local server for quick commands.")
 app.add_typer(store_app, name="store")
+qserver_app = typer.Typer(help="Unattended operation on bluesky-queueserver (Redis + RE Manager).")
+app.add_typer(qserver_app, name="qserver")
 
 # Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -338,6 +340,98 @@ def twin_serve(
         pass
     finally:
         twin.close()
+
+
+PluginsOption = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="Module the worker imports first (a lab's own kinds)."),
+]
+
+
+def _queue_server(config: Path, plugins: list[str] | None = None) -> Any:
+    from labctl.config import load_config
+    from labctl.qserver.manager import QueueServer
+
+    return QueueServer(load_config(config), plugins=tuple(plugins or ()))
+
+
+@qserver_app.command("init")
+@_reports_errors
+def qserver_init(config: ConfigArgument) -> None:
+    """Write the queue server's permissions file into <data_directory>/qserver."""
+    path = _queue_server(config).init()
+    out.print(f"permissions: {path}", highlight=False)
+
+
+@qserver_app.command("start")
+@_reports_errors
+def qserver_start(config: ConfigArgument, plugin: PluginsOption = None) -> None:
+    """Start Redis and the RE Manager on loopback with this lab in its worker."""
+    server = _queue_server(config, plugin)
+    state = server.start()
+    out.print(
+        f"RE Manager (PID {state.manager_pid}) at {state.control_address}; Redis on "
+        f"127.0.0.1:{state.redis_port}; files in {server.directory}",
+        highlight=False,
+    )
+
+
+@qserver_app.command("stop")
+@_reports_errors
+def qserver_stop(config: ConfigArgument) -> None:
+    """Stop the RE Manager and its Redis by PID (the queue is kept on disk)."""
+    _queue_server(config).stop()
+    out.print("queue server stopped")
+
+
+@qserver_app.command("submit")
+@_reports_errors
+def qserver_submit(
+    config: ConfigArgument,
+    campaign: Annotated[Path, typer.Argument(help="The campaign config to queue.")],
+    campaign_id: Annotated[
+        str | None, typer.Option(help="Campaign id (default: name and time).")
+    ] = None,
+    unattended: Annotated[bool, typer.Option(help="Turn on autostart.")] = True,
+) -> None:
+    """Queue a campaign (its id fixed now, so a re-run item resumes it)."""
+    from labctl.campaign_runner import new_campaign_id
+    from labctl.config import load_config
+
+    loaded = load_config(campaign)
+    if loaded.model.campaign is None:
+        raise BadInput(f"{campaign} has no campaign section")
+    identifier = campaign_id or new_campaign_id(loaded.model.campaign)
+    server = _queue_server(config)
+    uid = server.submit_campaign(campaign, identifier)
+    if unattended:
+        server.run_unattended()
+    out.print(f"queued campaign {identifier} (item {uid})", highlight=False)
+
+
+@qserver_app.command("status")
+@_reports_errors
+def qserver_status(config: ConfigArgument) -> None:
+    """The manager's state, the queue and the last history items."""
+    server = _queue_server(config)
+    with server.client() as api:
+        status = api.status()
+        queue = api.queue_get()["items"]
+        history = api.history_get()["items"][-5:]
+    out.print(
+        f"manager {status['manager_state']}, worker environment "
+        f"{'open' if status['worker_environment_exists'] else 'closed'}, "
+        f"{status['items_in_queue']} queued, autostart {status.get('queue_autostart_enabled')}",
+        highlight=False,
+    )
+    for item in queue:
+        out.print(f"  queued   {item['name']} {item.get('kwargs', {})}", highlight=False)
+    for item in history:
+        result = item.get("result", {})
+        out.print(
+            f"  finished {item['name']} {item.get('kwargs', {})}: {result.get('exit_status')}",
+            highlight=False,
+        )
 
 
 @store_app.command("serve")

@@ -207,7 +207,9 @@ def campaign(
         campaign_id: the id every run of the campaign carries.
         budget: when to stop.
         history: records of earlier sessions (resume); completed ones are told to the
-            recommender first, interrupted ones count against the budget.
+            recommender first; an interrupted one (a crash left its run without a stop
+            document) is retried first if the failure policy retries, and counts against the
+            budget either way.
         failure_policy: retry/skip and how many failures in a row stop the campaign.
         progress: a measure of the campaign's progress to maximise (e.g. hypervolume), used by
             ``budget.patience``.
@@ -234,6 +236,21 @@ def campaign(
     since_best = 0
     consecutive_failures = 0
     try:
+        # An experiment a crash interrupted gets the retry the failure policy allows, first.
+        for interrupted in _retryable(history, policy):
+            record = yield from _attempt(
+                experiment,
+                reducer,
+                interrupted.inputs,
+                interrupted.iteration,
+                interrupted.attempt + 1,
+                campaign_id,
+                metadata,
+            )
+            state.records.append(record)
+            if on_record is not None:
+                on_record(record, state)
+            recommender.tell([record.inputs], [record.outcome])
         if state.proposals_done >= budget.experiments:
             state.stop_reason = "budget already spent"
             return state
@@ -296,6 +313,23 @@ def campaign(
     finally:
         if own_executor:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _retryable(
+    history: Sequence[ExperimentRecord], policy: FailurePolicy
+) -> list[ExperimentRecord]:
+    """Interrupted attempts the policy retries: the last attempt of an unfinished iteration."""
+    if policy.retry != "once":
+        return []
+    last: dict[int, ExperimentRecord] = {}
+    for record in history:
+        if record.iteration not in last or record.attempt >= last[record.iteration].attempt:
+            last[record.iteration] = record
+    return [
+        record
+        for _, record in sorted(last.items())
+        if record.status == "interrupted" and record.attempt < 2
+    ]
 
 
 def _done(result: Any) -> concurrent.futures.Future[Any]:

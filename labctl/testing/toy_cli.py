@@ -7,18 +7,14 @@ campaign process without needing the instrument twins.
 
 from __future__ import annotations
 
-from labctl import registry
+import labctl.testing.toy_kinds  # noqa: F401 — registers the toy kinds
 from labctl.cli import main as labctl_main
 
 __all__ = ["main"]
 
 
 def main() -> None:
-    """Register the toy kinds, then run the ``labctl`` command line."""
-    registry._BUILTIN_EXPERIMENTS["toy-gaussian"] = "labctl.testing.toy_campaign:toy_experiment"
-    registry._BUILTIN_OPTIMIZERS["toy-random"] = "labctl.testing.toy_campaign:ToyOptimizer"
-    registry._experiment_table.cache_clear()
-    registry._optimizer_table.cache_clear()
+    """Run the ``labctl`` command line (the toy kinds are registered on import)."""
     labctl_main()
 
 

@@ -167,7 +167,8 @@ def test_resume_tells_history_and_continues_numbering(run_engine: Any) -> None:
         ),
     )
     assert recommender.told[0] == ({"position": 0.1}, {"signal": 0.9})
-    assert [record.iteration for record in state.records] == [0, 1, 2, 3]
+    # The interrupted iteration 1 is retried (attempt 2) before new proposals 2 and 3.
+    assert [record.iteration for record in state.records] == [0, 1, 1, 2, 3]
     assert state.proposals_done == 4
 
 
@@ -192,3 +193,63 @@ def test_bad_budgets_are_refused() -> None:
         Budget(0)
     with pytest.raises(ValueError, match="wall time"):
         Budget(3, wall_time=0)
+
+
+def test_an_interrupted_experiment_is_retried_first_on_resume(run_engine: Any) -> None:
+    """A crash left iteration 1 without a stop document: the resumed campaign retries it once."""
+    history = [
+        ExperimentRecord(0, 1, {"position": 0.1}, "completed", outcome={"signal": 0.9}),
+        ExperimentRecord(1, 1, {"position": 0.5}, "interrupted", reason="no stop document"),
+    ]
+    recommender = RandomRecommender()
+    state = run(
+        run_engine,
+        campaign(
+            recommender,
+            move_and_count,
+            peak_height,
+            campaign_id="r",
+            budget=Budget(3),
+            history=history,
+        ),
+    )
+    new = state.records[len(history) :]
+    assert [(r.iteration, r.attempt, r.status) for r in new] == [
+        (1, 2, "completed"),
+        (2, 1, "completed"),
+    ]
+    assert new[0].inputs == {"position": 0.5}
+    # The recommender learned the history's completed one, then the retry's outcome.
+    assert [inputs for inputs, _ in recommender.told][:2] == [{"position": 0.1}, {"position": 0.5}]
+
+
+def test_an_interrupted_retry_or_a_skip_policy_is_not_retried(run_engine: Any) -> None:
+    history = [
+        ExperimentRecord(0, 1, {"position": 0.1}, "failed", reason="timeout"),
+        ExperimentRecord(0, 2, {"position": 0.1}, "interrupted", reason="no stop document"),
+    ]
+    state = run(
+        run_engine,
+        campaign(
+            RandomRecommender(),
+            move_and_count,
+            peak_height,
+            campaign_id="n",
+            budget=Budget(2),
+            history=history,
+        ),
+    )
+    assert [(r.iteration, r.attempt) for r in state.records[2:]] == [(1, 1)]
+    skipping = run(
+        run_engine,
+        campaign(
+            RandomRecommender(),
+            move_and_count,
+            peak_height,
+            campaign_id="s",
+            budget=Budget(2),
+            history=history[1:2],
+            failure_policy=FailurePolicy(retry="skip"),
+        ),
+    )
+    assert [(r.iteration, r.attempt) for r in skipping.records[1:]] == [(1, 1)]
