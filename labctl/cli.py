@@ -8,6 +8,7 @@ interrupted. Heavy imports (bluesky, ophyd, Tiled) happen inside the commands th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import time
@@ -37,6 +38,8 @@ store_app = typer.Typer(help="The lab's store: a shared local server for quick c
 app.add_typer(store_app, name="store")
 qserver_app = typer.Typer(help="Unattended operation on bluesky-queueserver (Redis + RE Manager).")
 app.add_typer(qserver_app, name="qserver")
+schedule_app = typer.Typer(help="Campaigns at a time or on a cron recurrence, through the queue.")
+app.add_typer(schedule_app, name="schedule")
 
 # Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -432,6 +435,93 @@ def qserver_status(config: ConfigArgument) -> None:
             f"  finished {item['name']} {item.get('kwargs', {})}: {result.get('exit_status')}",
             highlight=False,
         )
+
+
+def _schedule(config: Path) -> Any:
+    from labctl.config import load_config
+    from labctl.schedule import Schedule
+
+    return Schedule(load_config(config).data_directory / "qserver" / "schedule.json")
+
+
+@schedule_app.command("add")
+@_reports_errors
+def schedule_add(
+    config: ConfigArgument,
+    campaign: Annotated[Path, typer.Argument(help="The campaign config to queue.")],
+    at: Annotated[str | None, typer.Option(help="Once, at this time (ISO 8601, UTC).")] = None,
+    cron: Annotated[
+        str | None, typer.Option(help="On this recurrence (cron, UTC), e.g. '0 22 * * 1-5'.")
+    ] = None,
+) -> None:
+    """Schedule a campaign; `labctl schedule run` submits it when it comes due."""
+    from labctl.config import load_config
+
+    if load_config(campaign).model.campaign is None:
+        raise BadInput(f"{campaign} has no campaign section")
+    entry = _schedule(config).add(campaign, at=at, cron=cron)
+    out.print(f"scheduled {entry.id}: next {entry.next_due()}", highlight=False)
+
+
+@schedule_app.command("list")
+@_reports_errors
+def schedule_list(config: ConfigArgument) -> None:
+    """The schedule: each entry, when it fires next, and what happened before."""
+    table = Table("id", "campaign", "when", "next", "last")
+    for entry in _schedule(config).entries():
+        table.add_row(
+            entry.id,
+            entry.campaign_config,
+            entry.at or entry.cron or "",
+            str(entry.next_due() or "—"),
+            entry.log[-1] if entry.log else "—",
+        )
+    out.print(table)
+
+
+@schedule_app.command("remove")
+@_reports_errors
+def schedule_remove(
+    config: ConfigArgument, entry: Annotated[str, typer.Argument(help="The entry's id.")]
+) -> None:
+    """Remove a schedule entry."""
+    _schedule(config).remove(entry)
+    out.print(f"removed {entry}")
+
+
+@schedule_app.command("run")
+@_reports_errors
+def schedule_run(
+    config: ConfigArgument,
+    period: Annotated[float, typer.Option(min=0.5, help="Seconds between checks.")] = 5.0,
+) -> None:
+    """Submit scheduled campaigns to the lab's queue server as they come due (Ctrl-C stops)."""
+    from labctl.schedule import run_scheduler
+
+    server = _queue_server(config)
+    out.print(f"scheduler watching {_schedule(config).path}", highlight=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_scheduler(_schedule(config), scheduled_submitter(server), period=period)
+
+
+def scheduled_submitter(server: Any) -> Callable[[Any], str]:
+    """How the scheduler queues an entry: only if the lab is fit now, then unattended."""
+    from labctl.campaign_runner import new_campaign_id
+    from labctl.config import load_config
+
+    def submit(entry: Any) -> str:
+        section = load_config(entry.campaign_config).model.campaign
+        if section is None:
+            return f"not submitted: {entry.campaign_config} has no campaign section"
+        reasons = server.preconditions()
+        if reasons:
+            return "not started: " + "; ".join(reasons)
+        identifier = new_campaign_id(section)
+        uid = server.submit_campaign(Path(entry.campaign_config), identifier)
+        server.run_unattended()
+        return f"queued campaign {identifier} (item {uid})"
+
+    return submit
 
 
 @store_app.command("serve")

@@ -44,7 +44,7 @@ user_groups:
     forbidden_plans: [null]
     allowed_devices: [":?.*"]
     forbidden_devices: [null]
-    allowed_functions: [null]
+    allowed_functions: [":^lab_preconditions$"]
     forbidden_functions: [null]
 """
 
@@ -298,6 +298,22 @@ class QueueServer:
         with self.client() as api:
             reply = api.item_add(BPlan(name, **kwargs))
         return str(reply["item"]["item_uid"])
+
+    def preconditions(self, timeout: float = 60.0) -> list[str]:
+        """Ask the worker's lab for every reason not to start a campaign now (empty: go).
+
+        Raises:
+            QueueServerError: the worker did not answer in time or the check itself failed.
+        """
+        from bluesky_queueserver_api import BFunc
+
+        with self.client() as api:
+            task = api.function_execute(BFunc("lab_preconditions"), run_in_background=True)
+            api.wait_for_completed_task(task["task_uid"], timeout=timeout)
+            result = api.task_result(task["task_uid"])["result"]
+        if not result.get("success"):
+            raise QueueServerError(f"the precondition check failed: {result.get('msg')}")
+        return [str(reason) for reason in result["return_value"]]
 
     def run_unattended(self) -> None:
         """Turn on autostart: the queue starts, and keeps draining as items are added."""

@@ -16,7 +16,7 @@ import bluesky.plans as bp
 from labctl.config import load_config
 from labctl.errors import LabctlError
 
-__all__ = ["campaign", "survey", "use_lab"]
+__all__ = ["campaign", "lab_preconditions", "survey", "use_lab"]
 
 _LAB: Any = None
 
@@ -33,16 +33,23 @@ def _lab() -> Any:
     return _LAB
 
 
-def campaign(config: str, campaign_id: str) -> typing.Generator[Any, Any, Any]:
+def campaign(
+    config: str, campaign_id: str, check_preconditions: bool = True
+) -> typing.Generator[Any, Any, Any]:
     """Run, or resume, the campaign of ``config`` under ``campaign_id``.
 
     Args:
         config: path of a campaign config (it should extend the worker's lab config).
         campaign_id: the campaign's id; runs already in the store under it are its history.
+        check_preconditions: refuse to start (the item fails, saying why) while the glovebox or
+            room is out of its limits or a stock is low.
     """
     from labctl.campaign_runner import campaign_plan
+    from labctl.preconditions import require_preconditions
 
     lab = _lab()
+    if check_preconditions:
+        require_preconditions(lab)
     loaded = load_config(Path(config))
     missing = sorted(set(loaded.model.devices) - set(lab.devices))
     if missing:
@@ -52,6 +59,13 @@ def campaign(config: str, campaign_id: str) -> typing.Generator[Any, Any, Any]:
         )
     _, plan = campaign_plan(loaded, lab=lab, campaign_id=campaign_id, must_exist=False)
     return (yield from plan)
+
+
+def lab_preconditions() -> list[str]:
+    """Every reason not to start a campaign now (a function the scheduler calls, not a plan)."""
+    from labctl.preconditions import campaign_preconditions
+
+    return campaign_preconditions(_lab())
 
 
 def survey(readings: int = 5) -> typing.Generator[Any, Any, Any]:

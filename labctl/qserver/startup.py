@@ -13,7 +13,7 @@ import os
 from labctl.config import load_config
 from labctl.errors import LabctlError
 from labctl.lab import Lab
-from labctl.qserver.plans import campaign, survey, use_lab
+from labctl.qserver.plans import campaign, lab_preconditions, survey, use_lab
 
 for _plugin in filter(None, os.environ.get("LABCTL_PLUGINS", "").split(",")):
     importlib.import_module(_plugin.strip())
@@ -26,4 +26,4 @@ use_lab(lab)
 RE = lab.RE
 globals().update(lab.devices)
 
-__all__ = ["RE", "campaign", "lab", "survey", *lab.devices]
+__all__ = ["RE", "campaign", "lab", "lab_preconditions", "survey", *lab.devices]

@@ -1,0 +1,52 @@
+"""Is the lab fit to start a campaign? Checked before a queued or scheduled campaign starts.
+
+A campaign started at 3 a.m. into a glovebox at 20 ppm H2O, or with a stock bottle nearly empty,
+wastes the night and the chemicals. :func:`campaign_preconditions` lists every reason not to start
+(empty when all is well): each environment sensor's channels inside their configured limits and
+readable, and every device that keeps an inventory (``low_stock()``) above its warning level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labctl.errors import LabctlError
+
+__all__ = ["PreconditionsNotMet", "campaign_preconditions", "require_preconditions"]
+
+
+class PreconditionsNotMet(LabctlError):
+    """The lab is not fit to start: the message lists every reason."""
+
+
+def campaign_preconditions(lab: Any) -> list[str]:
+    """Every reason ``lab`` should not start a campaign now (empty: go)."""
+    from labctl.devices.environment import EnvironmentSensor
+
+    reasons: list[str] = []
+    for name, device in lab.devices.items():
+        if isinstance(device, EnvironmentSensor):
+            try:
+                values = device.channel_values()
+            except LabctlError as error:
+                reasons.append(f"{name} cannot be read: {error}")
+                continue
+            for channel, value in values.items():
+                low, high = getattr(device, channel).alarm
+                unit = getattr(device, channel).record_units
+                reading = f"{name}.{channel} is {value:.4g} {unit}"
+                if high is not None and value > high:
+                    reasons.append(f"{reading}, above {high:g} {unit}")
+                if low is not None and value < low:
+                    reasons.append(f"{reading}, below {low:g} {unit}")
+        low_stock = getattr(device, "low_stock", None)
+        if callable(low_stock):
+            reasons.extend(f"{name}: {message}" for message in low_stock())
+    return reasons
+
+
+def require_preconditions(lab: Any) -> None:
+    """Raise :class:`PreconditionsNotMet` naming every reason, unless the lab is fit to start."""
+    reasons = campaign_preconditions(lab)
+    if reasons:
+        raise PreconditionsNotMet("not started: " + "; ".join(reasons))

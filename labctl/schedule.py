@@ -1,0 +1,178 @@
+"""Campaigns on a timetable: at a time, or on a cron recurrence, submitted to the lab's queue.
+
+The schedule is a JSON file beside the queue server's (``<data_directory>/qserver/schedule.json``),
+written atomically, so it survives restarts of everything. The scheduler (``labctl schedule
+run``) wakes every few seconds, submits each entry that has come due to the queue server as a
+campaign item with preconditions on — a glovebox out of range or a stock running low makes the
+item fail in the queue's history with the reasons, instead of starting — and records what it did
+in the entry. A recurrence missed while the scheduler was down fires once when it is back (never a
+burst of catch-ups); a one-off time in the past fires once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from labctl.errors import LabctlError
+
+__all__ = ["Schedule", "ScheduleEntry", "ScheduleError", "run_scheduler"]
+
+
+class ScheduleError(LabctlError):
+    """A schedule entry cannot be made or the schedule file cannot be read."""
+
+
+@dataclass
+class ScheduleEntry:
+    """One scheduled campaign.
+
+    Args:
+        id: short id for ``labctl schedule remove``.
+        campaign_config: path of the campaign config to queue.
+        at: a one-off time (ISO 8601, UTC when no offset is given).
+        cron: a recurrence (5-field cron expression, UTC).
+        created: when the entry was made (ISO 8601).
+        last_fired: when it was last submitted (ISO 8601), or ``None``.
+        log: what happened at each firing (submitted item, or why not).
+    """
+
+    id: str
+    campaign_config: str
+    at: str | None = None
+    cron: str | None = None
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    last_fired: str | None = None
+    log: list[str] = field(default_factory=list)
+
+    def next_due(self) -> datetime | None:
+        """When it fires next (``None``: a one-off that already fired)."""
+        if self.at is not None:
+            return None if self.last_fired else _parse_time(self.at)
+        from croniter import croniter
+
+        base = _parse_time(self.last_fired or self.created)
+        due: datetime = croniter(str(self.cron), base).get_next(datetime)
+        return due
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ScheduleError(f"{text!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Schedule:
+    """The schedule file of one lab.
+
+    Args:
+        path: the JSON file (created on first add).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[ScheduleEntry]:
+        """Every entry, oldest first."""
+        if not self.path.exists():
+            return []
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            return [ScheduleEntry(**item) for item in raw]
+        except (ValueError, TypeError) as error:
+            raise ScheduleError(f"{self.path} is not a labctl schedule: {error}") from error
+
+    def _save(self, entries: list[ScheduleEntry]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_suffix(".tmp")
+        scratch.write_text(json.dumps([asdict(e) for e in entries], indent=1), encoding="utf-8")
+        scratch.replace(self.path)
+
+    def add(
+        self, campaign_config: Path, *, at: str | None = None, cron: str | None = None
+    ) -> ScheduleEntry:
+        """Schedule ``campaign_config`` at a time or on a recurrence (exactly one of them).
+
+        Raises:
+            ScheduleError: neither or both given, a bad time or cron expression, or a missing file.
+        """
+        if (at is None) == (cron is None):
+            raise ScheduleError("give exactly one of --at TIME or --cron EXPRESSION")
+        if not Path(campaign_config).is_file():
+            raise ScheduleError(f"{campaign_config} does not exist")
+        if at is not None:
+            at = _parse_time(at).isoformat()
+        if cron is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(cron):
+                raise ScheduleError(
+                    f"{cron!r} is not a cron expression (5 fields: minute hour day month weekday)"
+                )
+        entry = ScheduleEntry(uuid.uuid4().hex[:8], str(Path(campaign_config).resolve()), at, cron)
+        with self._lock:
+            entries = self.entries()
+            entries.append(entry)
+            self._save(entries)
+        return entry
+
+    def remove(self, entry_id: str) -> None:
+        """Remove the entry with ``entry_id``.
+
+        Raises:
+            ScheduleError: no such entry.
+        """
+        with self._lock:
+            entries = self.entries()
+            kept = [entry for entry in entries if entry.id != entry_id]
+            if len(kept) == len(entries):
+                known = ", ".join(entry.id for entry in entries) or "none"
+                raise ScheduleError(f"no schedule entry {entry_id!r}; entries: {known}")
+            self._save(kept)
+
+    def fire_due(self, submit: Callable[[ScheduleEntry], str], now: datetime | None = None) -> int:
+        """Submit every entry that has come due; returns how many fired.
+
+        ``submit`` queues the entry's campaign and returns a line for the entry's log; an error
+        it raises is logged in the entry (and the entry still counts as fired: no retry storm).
+        """
+        now = now or datetime.now(UTC)
+        fired = 0
+        with self._lock:
+            entries = self.entries()
+            for entry in entries:
+                due = entry.next_due()
+                if due is None or due > now:
+                    continue
+                try:
+                    line = submit(entry)
+                except LabctlError as error:
+                    line = f"not submitted: {error}"
+                entry.last_fired = now.isoformat()
+                entry.log.append(f"{now.isoformat()} {line}")
+                fired += 1
+            if fired:
+                self._save(entries)
+        return fired
+
+
+def run_scheduler(
+    schedule: Schedule,
+    submit: Callable[[ScheduleEntry], str],
+    *,
+    period: float = 5.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """Fire due entries every ``period`` seconds until ``stop`` is set (or forever)."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        schedule.fire_due(submit)
+        stop.wait(period)
