@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_version() -> None:
 
 
 def test_shell_starts_ipython_with_the_lab(sim_lab_config: Path) -> None:
-    """Drive a real IPython process: the banner, a device read, bluesky's %ct magic, exit."""
+    """Drive a real IPython process: banner, a read, %ct, Ctrl-C pauses, resume, abort, exit."""
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(
         sys.executable,
@@ -112,6 +113,22 @@ def test_shell_starts_ipython_with_the_lab(sim_lab_config: Path) -> None:
         child.expect("True")
         child.sendline("%ct")
         child.expect(r"glovebox_o2|room_temperature")
+        # Ctrl-C during a plan pauses it (RunEngine semantics); RE.resume() finishes it.
+        child.sendline("RE(bp.count([glovebox], num=30, delay=0.1))")
+        time.sleep(2.0)
+        child.sendintr()
+        child.expect("RunEngineInterrupted")
+        child.sendline("RE.state")
+        child.expect("'paused'")
+        child.sendline("RE.resume(); RE.state, lab.store.runs(limit=1)[0].exit_status")
+        child.expect(r"\('idle', 'success'\)")
+        # Paused again, RE.abort() ends the run as aborted and leaves the engine idle.
+        child.sendline("RE(bp.count([glovebox], num=30, delay=0.1))")
+        time.sleep(2.0)
+        child.sendintr()
+        child.expect("RunEngineInterrupted")
+        child.sendline("RE.abort(); RE.state, lab.store.runs(limit=1)[0].exit_status")
+        child.expect(r"\('idle', 'abort'\)")
         child.sendline("exit")
         child.expect(pexpect.EOF)
     finally:
