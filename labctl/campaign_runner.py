@@ -150,8 +150,22 @@ def campaign_plan(
         progress=(lambda _state: float(progress())) if callable(progress) else None,
         on_record=on_record,
         metadata={"campaign_name": section.name, "experiment_kind": section.experiment},
+        approval=_approval_gate(config),
     )
     return identifier, plan
+
+
+def _approval_gate(config: LoadedConfig) -> Any:
+    section = config.model.campaign
+    if section is None or section.approval is None:
+        return None
+    from labctl.approvals import ApprovalBook, Envelope, EnvelopeApproval
+
+    return EnvelopeApproval(
+        Envelope.from_config(section.approval.envelope, str(config.source)),
+        ApprovalBook(config.data_directory / "approvals"),
+        poll=float(section.approval.poll.to("s").magnitude),
+    )
 
 
 def run_campaign(

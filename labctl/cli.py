@@ -437,6 +437,47 @@ def qserver_status(config: ConfigArgument) -> None:
         )
 
 
+def _approval_book(config: Path) -> Any:
+    from labctl.approvals import ApprovalBook
+    from labctl.config import load_config
+
+    return ApprovalBook(load_config(config).data_directory / "approvals")
+
+
+@app.command()
+@_reports_errors
+def approvals(config: ConfigArgument) -> None:
+    """Proposals waiting for an operator's approval (outside their campaign's envelope)."""
+    table = Table("campaign", "iteration", "inputs", "why", "waiting since")
+    for item in _approval_book(config).pending():
+        table.add_row(
+            item.campaign,
+            str(item.iteration),
+            ", ".join(f"{name} = {value}" for name, value in item.inputs.items()),
+            item.reason,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.requested)),
+        )
+    out.print(table)
+
+
+@app.command()
+@_reports_errors
+def approve(
+    config: ConfigArgument,
+    campaign: Annotated[str, typer.Argument(help="The campaign id.")],
+    iteration: Annotated[int, typer.Argument(help="The proposal's iteration number.")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead.")] = False,
+    by: Annotated[
+        str, typer.Option(envvar="USER", help="Who decides (default: $USER).")
+    ] = "operator",
+) -> None:
+    """Approve (or --reject) a waiting proposal; the campaign goes on within seconds."""
+    decided = _approval_book(config).decide(
+        campaign, iteration, "rejected" if reject else "approved", by
+    )
+    out.print(f"{campaign} #{iteration} {decided.decision} by {decided.by}", highlight=False)
+
+
 def _schedule(config: Path) -> Any:
     from labctl.config import load_config
     from labctl.schedule import Schedule

@@ -362,6 +362,30 @@ class OptimizerSection(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class ApprovalSection(_Strict):
+    """Proposals outside an envelope wait for an operator (``labctl approve``).
+
+    Args:
+        envelope: parameter (or mixture member) → ``{low: …, high: …}`` with units; a proposal
+            outside any range waits for approval.
+        poll: how often the waiting campaign looks for the decision.
+    """
+
+    envelope: dict[str, dict[str, Any]] = Field(min_length=1)
+    poll: Duration = Field(default_factory=lambda: ureg.Quantity(5.0, "s"))
+
+    @field_validator("envelope")
+    @classmethod
+    def _valid_envelope(cls, envelope: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from labctl.approvals import Envelope
+
+        try:
+            Envelope.from_config(envelope)
+        except ConfigError as error:
+            raise ValueError("; ".join(str(issue) for issue in error.issues)) from None
+        return envelope
+
+
 class CampaignSection(_Strict):
     """A closed-loop campaign run on this lab.
 
@@ -375,6 +399,7 @@ class CampaignSection(_Strict):
         optimizer: which optimizer and its settings.
         budget: when to stop.
         failure_policy: what to do with failed experiments.
+        approval: an envelope outside which proposals wait for an operator.
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -385,6 +410,7 @@ class CampaignSection(_Strict):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     budget: BudgetSection
     failure_policy: FailurePolicySection = Field(default_factory=FailurePolicySection)
+    approval: ApprovalSection | None = None
 
 
 class LabConfig(_Strict):

@@ -77,6 +77,22 @@ Reducer = Callable[[RunData], Mapping[str, float]]
 """From one finished run to its objectives (named floats in the objectives' units)."""
 
 
+class ApprovalGate(Protocol):
+    """Proposals an operator must approve before they run (see :mod:`labctl.approvals`)."""
+
+    poll: float
+    """Seconds between looks for the operator's decision."""
+
+    def needs(self, inputs: Inputs) -> str | None:
+        """Why ``inputs`` need approval (``None``: they run unattended)."""
+
+    def request(self, campaign: str, iteration: int, inputs: Inputs, reason: str) -> None:
+        """Ask the operator."""
+
+    def decision(self, campaign: str, iteration: int) -> Literal["approved", "rejected"] | None:
+        """The operator's decision so far (``None``: still waiting)."""
+
+
 class CampaignStopped(LabctlError):
     """The campaign stopped before its budget because too many experiments failed in a row."""
 
@@ -197,6 +213,7 @@ def campaign(
     metadata: Mapping[str, Any] | None = None,
     executor: concurrent.futures.Executor | None = None,
     synchronous: bool = False,
+    approval: ApprovalGate | None = None,
 ) -> MsgGenerator:
     """Run a closed-loop campaign; returns its :class:`CampaignState`.
 
@@ -218,6 +235,8 @@ def campaign(
         executor: where the recommender thinks (default: one worker thread).
         synchronous: ask for the next proposal only after the last outcome is told (the
             hardware waits for every suggestion; for comparisons, not for labs).
+        approval: proposals it flags wait for an operator's decision before they run; a
+            rejected one is recorded as failed (not counted as a failure in a row).
 
     Raises:
         CampaignStopped: too many failures in a row (the state is in ``error.state``).
@@ -271,6 +290,16 @@ def campaign(
             )
             attempts = 2 if policy.retry == "once" else 1
             record = None
+            rejection = None
+            if approval is not None:
+                rejection = yield from _await_approval(approval, campaign_id, iteration, proposal)
+            if rejection is not None:
+                record = ExperimentRecord(iteration, 1, dict(proposal), "failed", reason=rejection)
+                record.idle = idle
+                state.records.append(record)
+                if on_record is not None:
+                    on_record(record, state)
+                attempts = 0
             for attempt in range(1, attempts + 1):
                 record = yield from _attempt(
                     experiment, reducer, proposal, iteration, attempt, campaign_id, metadata
@@ -313,6 +342,24 @@ def campaign(
     finally:
         if own_executor:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _await_approval(
+    approval: ApprovalGate, campaign_id: str, iteration: int, proposal: Inputs
+) -> MsgGenerator:
+    """Wait (sleeping, checkpoint-free) for an operator if the gate flags ``proposal``.
+
+    Returns ``None`` to go ahead, or the reason the proposal was rejected.
+    """
+    reason = approval.needs(proposal)
+    if reason is None:
+        return None
+    approval.request(campaign_id, iteration, proposal, reason)
+    decision = approval.decision(campaign_id, iteration)
+    while decision is None:
+        yield from bps.sleep(approval.poll)
+        decision = approval.decision(campaign_id, iteration)
+    return None if decision == "approved" else f"rejected by the operator ({reason})"
 
 
 def _retryable(

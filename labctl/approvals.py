@@ -1,0 +1,238 @@
+"""The operator's approval gate: proposals outside a configured envelope wait for a person.
+
+An optimizer exploring a formulation space will sooner or later propose something a chemist wants
+to look at first — 2 mol/kg of salt, 60 °C, a pulse current near the instrument's limit. A
+campaign's ``approval.envelope`` names, per parameter, the range that runs unattended; a proposal
+outside it is written to the lab's approval book (``<data_directory>/approvals/<campaign>/``,
+one JSON file per iteration) and the campaign waits — the hardware idles safely, nothing is
+dispensed — until someone runs ``labctl approve`` (or ``--reject``). A rejected proposal is
+recorded as a failed experiment with the operator's name, and the optimizer never proposes it
+again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pint
+
+from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.units import Quantity, parse_quantity, ureg
+
+__all__ = ["ApprovalBook", "ApprovalError", "Envelope", "EnvelopeApproval", "PendingApproval"]
+
+Decision = Literal["approved", "rejected"]
+
+
+class ApprovalError(LabctlError):
+    """No such pending approval, or it was already decided."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Per-parameter ranges inside which proposals need no approval.
+
+    Args:
+        ranges: parameter (or mixture member) name → (low, high) quantities; either may be
+            ``None`` (unbounded on that side).
+    """
+
+    ranges: Mapping[str, tuple[Quantity | None, Quantity | None]]
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], source: str = "<campaign>") -> Envelope:
+        """Build from ``campaign.approval.envelope`` (``{name: {low: "…", high: "…"}}``).
+
+        Raises:
+            ConfigError: a bound without units where the value needs them, or low above high.
+        """
+        ranges: dict[str, tuple[Quantity | None, Quantity | None]] = {}
+        issues: list[ConfigIssue] = []
+        for name, bounds in section.items():
+            where = ("campaign", "approval", "envelope", name)
+            if not isinstance(bounds, Mapping) or not set(bounds) <= {"low", "high"} or not bounds:
+                issues.append(ConfigIssue(where, "expected {low: …, high: …}", bounds))
+                continue
+            try:
+                low, high = (_bound(bounds.get(end)) for end in ("low", "high"))
+            except LabctlError as error:
+                issues.append(ConfigIssue(where, str(error), bounds))
+                continue
+            if low is not None and high is not None:
+                try:
+                    if low > high:
+                        issues.append(ConfigIssue(where, "low is above high", bounds))
+                        continue
+                except Exception:
+                    issues.append(ConfigIssue(where, "low and high have different units", bounds))
+                    continue
+            ranges[name] = (low, high)
+        if issues:
+            raise ConfigError(source, issues)
+        return cls(ranges)
+
+    def outside(self, inputs: Mapping[str, Any]) -> str | None:
+        """Why ``inputs`` need approval (``None``: they are inside the envelope)."""
+        reasons = []
+        for name, (low, high) in self.ranges.items():
+            if name not in inputs:
+                continue
+            value = inputs[name]
+            if isinstance(value, pint.Quantity):
+                quantity = value
+            else:
+                quantity = ureg.Quantity(float(value), "")
+            for bound, side, beyond in ((low, "below", -1), (high, "above", 1)):
+                if bound is None:
+                    continue
+                try:
+                    compared = quantity.to(bound.units)
+                except Exception:
+                    reasons.append(f"{name} = {value} cannot be compared with {bound}")
+                    continue
+                if (compared.magnitude - bound.magnitude) * beyond > 0:
+                    reasons.append(f"{name} = {compared:~.4g} is {side} the envelope's {bound:~g}")
+        return "; ".join(reasons) or None
+
+
+def _bound(value: Any) -> Quantity | None:
+    """A bound: a quantity with units, or a plain number for a dimensionless parameter."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ureg.Quantity(float(value), "")
+    return parse_quantity(str(value))
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """One proposal waiting for (or decided by) an operator."""
+
+    campaign: str
+    iteration: int
+    inputs: dict[str, Any]
+    reason: str
+    requested: float
+    decision: Decision | None = None
+    by: str | None = None
+    decided: float | None = None
+
+
+class ApprovalBook:
+    """The approval files of one lab (``<data_directory>/approvals``).
+
+    Args:
+        directory: where the files live.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, campaign: str, iteration: int) -> Path:
+        return self.directory / campaign / f"{iteration}.json"
+
+    def _write(self, item: PendingApproval) -> None:
+        path = self._path(item.campaign, item.iteration)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(item.__dict__, default=str, indent=1), encoding="utf-8")
+        scratch.replace(path)
+
+    def request(
+        self, campaign: str, iteration: int, inputs: Mapping[str, Any], reason: str
+    ) -> None:
+        """Ask for approval of a proposal (idempotent: a decided request is kept as it is)."""
+        if self.get(campaign, iteration) is not None:
+            return
+        shown = {
+            name: f"{value:~g}" if isinstance(value, pint.Quantity) else value
+            for name, value in inputs.items()
+        }
+        self._write(PendingApproval(campaign, iteration, shown, reason, time.time()))
+
+    def get(self, campaign: str, iteration: int) -> PendingApproval | None:
+        """The request for ``iteration`` of ``campaign`` (``None``: none was made)."""
+        path = self._path(campaign, iteration)
+        if not path.exists():
+            return None
+        return PendingApproval(**json.loads(path.read_text(encoding="utf-8")))
+
+    def decision(self, campaign: str, iteration: int) -> Decision | None:
+        """The operator's decision so far (``None``: still waiting)."""
+        item = self.get(campaign, iteration)
+        return None if item is None else item.decision
+
+    def decide(
+        self, campaign: str, iteration: int, decision: Decision, by: str
+    ) -> PendingApproval:
+        """Record an operator's decision.
+
+        Raises:
+            ApprovalError: nothing is pending for that campaign and iteration, or it is decided.
+        """
+        item = self.get(campaign, iteration)
+        if item is None:
+            pending = ", ".join(f"{p.campaign} #{p.iteration}" for p in self.pending()) or "none"
+            raise ApprovalError(
+                f"no approval request for {campaign} #{iteration}; pending: {pending}"
+            )
+        if item.decision is not None:
+            raise ApprovalError(
+                f"{campaign} #{iteration} was already {item.decision} by {item.by}"
+            )
+        decided = PendingApproval(
+            item.campaign,
+            item.iteration,
+            item.inputs,
+            item.reason,
+            item.requested,
+            decision,
+            by,
+            time.time(),
+        )
+        self._write(decided)
+        return decided
+
+    def pending(self) -> list[PendingApproval]:
+        """Every request still waiting, oldest first."""
+        if not self.directory.exists():
+            return []
+        items = [
+            PendingApproval(**json.loads(path.read_text(encoding="utf-8")))
+            for path in sorted(self.directory.glob("*/*.json"))
+        ]
+        return sorted((i for i in items if i.decision is None), key=lambda i: i.requested)
+
+
+@dataclass(frozen=True)
+class EnvelopeApproval:
+    """The gate a campaign consults: an envelope, the lab's approval book, how often to look.
+
+    Args:
+        envelope: what runs unattended.
+        book: where requests and decisions are kept.
+        poll: seconds between looks at the book while waiting.
+    """
+
+    envelope: Envelope
+    book: ApprovalBook
+    poll: float = 5.0
+
+    def needs(self, inputs: Mapping[str, Any]) -> str | None:
+        """Why ``inputs`` need approval (``None``: they do not)."""
+        return self.envelope.outside(inputs)
+
+    def request(
+        self, campaign: str, iteration: int, inputs: Mapping[str, Any], reason: str
+    ) -> None:
+        """File the request."""
+        self.book.request(campaign, iteration, inputs, reason)
+
+    def decision(self, campaign: str, iteration: int) -> Decision | None:
+        """The operator's decision so far."""
+        return self.book.decision(campaign, iteration)
