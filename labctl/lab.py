@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from labctl import __version__
+from labctl.claims import AddressClaims
 from labctl.config import DeviceConfig, LoadedConfig, load_config
 from labctl.errors import LabConnectError, LabctlError
 from labctl.registry import device_class, twin_class, validate_lab_config
@@ -80,6 +81,7 @@ class Lab:
             self._store_token: int | None = RewindSafeDispatcher(store.writer()).attach(self.RE)
         else:
             self._store_token = None
+        self.claims: AddressClaims | None = None
         self.safety_watches: list[EnvironmentWatch] = []
         safety = config.model.safety
         if safety.environment_suspenders:
@@ -118,18 +120,24 @@ class Lab:
         twins: dict[str, Any] = {}
         devices: dict[str, Any] = {}
         store: Store | None = None
+        claims = AddressClaims(config.model.lab.name, str(config.source))
         try:
             addresses, world = _start_twins(config, twins, time_scale)
+            for name, address in addresses.items():
+                claims.claim(name, address)
             for name, device_config in config.model.devices.items():
                 factory = device_class(device_config.kind, device_config.driver)
                 devices[name] = factory.from_config(name, device_config, addresses[name])
             _connect_all(devices, config.model.devices)
             if with_store:
                 store = Store.for_config(config)
-            return cls(config, devices, twins, store, world)
+            lab = cls(config, devices, twins, store, world)
         except BaseException:
             _close_all(devices, twins, store)
+            claims.release()
             raise
+        lab.claims = claims
+        return lab
 
     def close(self) -> None:
         """Close devices, stop twins and release the store (idempotent)."""
@@ -141,6 +149,8 @@ class Lab:
         if self._store_token is not None:
             self.RE.unsubscribe(self._store_token)  # type: ignore[no-untyped-call]
         _close_all(self.devices, self.twins, self.store)
+        if self.claims is not None:
+            self.claims.release()
 
     def __enter__(self) -> Lab:
         return self
