@@ -222,9 +222,11 @@ def _check_campaign(config: LoadedConfig) -> list[ConfigIssue]:
             )
         )
     else:
-        checker = getattr(experiment_factory(campaign.experiment), "check_config", None)
+        factory = experiment_factory(campaign.experiment)
+        checker = getattr(factory, "check_config", None)
         if checker is not None:
             issues.extend(checker(config))
+        issues.extend(_check_outcomes(campaign.experiment, factory, campaign.objectives))
     if campaign.optimizer.kind not in optimizer_kinds():
         issues.append(
             ConfigIssue(
@@ -238,6 +240,23 @@ def _check_campaign(config: LoadedConfig) -> list[ConfigIssue]:
         if checker is not None:
             issues.extend(checker(campaign))
     return issues
+
+
+def _check_outcomes(kind: str, factory: Any, objectives: dict[str, Any]) -> list[ConfigIssue]:
+    """Objectives the experiment's reducer cannot produce (when it declares ``outcomes``)."""
+    produced = getattr(factory, "outcomes", None)
+    if produced is None:
+        return []
+    return [
+        ConfigIssue(
+            ("campaign", "objectives", name),
+            f"the {kind!r} experiment does not produce {name!r}; it produces: "
+            f"{', '.join(sorted(produced))}",
+            name,
+        )
+        for name in objectives
+        if name != "constraints" and name not in produced
+    ]
 
 
 def validate_lab_config(config: LoadedConfig) -> None:

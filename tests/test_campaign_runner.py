@@ -88,6 +88,30 @@ def test_validate_names_unknown_experiment_and_optimizer(tmp_path: Path) -> None
     assert "campaign.optimizer.kind: unknown optimizer" in message
 
 
+def test_validate_refuses_objectives_the_experiment_does_not_produce_and_unitless_budgets(
+    toy_kinds: None, tmp_path: Path
+) -> None:
+    document: dict[str, Any] = copy.deepcopy(sim_lab_document())
+    document["campaign"] = {
+        **copy.deepcopy(CAMPAIGN),
+        "objectives": {"signal": {"direction": "maximize"}, "yield": {"direction": "maximize"}},
+        "budget": {"experiments": 4, "wall_time": 8},
+    }
+    result = CliRunner().invoke(app, ["validate", str(write_config(tmp_path, document))])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "campaign.budget.wall_time" in message
+    assert "units" in message
+    document["campaign"]["budget"] = {"experiments": 4}
+    result = CliRunner().invoke(app, ["validate", str(write_config(tmp_path, document))])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert (
+        "campaign.objectives.yield: the 'toy-gaussian' experiment does not produce 'yield'; "
+        "it produces: signal" in message
+    )
+
+
 def test_resuming_an_unknown_campaign_is_an_error(toy_kinds: None, campaign_config: Path) -> None:
     from labctl.errors import LabctlError
 

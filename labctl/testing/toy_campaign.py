@@ -94,3 +94,6 @@ def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
     del lab
     dwell = float(section.experiment_options.get("dwell", 0.0))
     return functools.partial(move_and_count, dwell=dwell), peak_height
+
+
+toy_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]
