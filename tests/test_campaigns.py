@@ -78,10 +78,15 @@ def test_history_resume_repeats_nothing(store: Store) -> None:
             history=history,
         )
     ).plan_result
-    assert len(recommender.told) == 3 + 2  # history told first, then the two new ones
+    # History told first, then the retry of the interrupted iteration 3, then two new ones.
+    assert len(recommender.told) == 3 + 1 + 2
     final = campaign_history(store, "c-resume", peak_height)
     iterations = [record.iteration for record in final if record.status == "completed"]
-    assert iterations == [0, 1, 2, 4, 5]  # nothing repeated; 3 stays interrupted
+    assert iterations == [0, 1, 2, 3, 4, 5]  # nothing completed is repeated
+    assert [(r.attempt, r.status) for r in final if r.iteration == 3] == [
+        (1, "interrupted"),
+        (2, "completed"),
+    ]
     assert resumed.proposals_done == 6
 
 
