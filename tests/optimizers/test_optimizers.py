@@ -216,3 +216,39 @@ def test_branin_currin_smoke_botorch_beats_sobol() -> None:
             optimizer.tell([setting], [{"branin": branin, "currin": currin}])
         results[cls.kind] = optimizer.progress()
     assert results["botorch-mo"] > results["sobol"]
+
+
+def test_large_campaigns_fit_a_bounded_subset_that_keeps_the_front() -> None:
+    from labctl.optimizers.botorch_mo import model_subset
+    from labctl.optimizers.objectives import Objectives
+    from labctl.optimizers.pareto import non_dominated
+
+    objectives = Objectives({"a": {"direction": "maximize"}, "b": {"direction": "minimize"}})
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(300, 2))
+    chosen = model_subset(objectives, Y, 50, seed=3)
+    assert len(chosen) == 50
+    assert len(set(chosen.tolist())) == 50
+    front = set(np.flatnonzero(non_dominated(objectives.maximization(Y))).tolist())
+    assert front <= set(chosen.tolist())
+    assert 299 in chosen  # the most recent experiments are kept
+    assert (model_subset(objectives, Y, 50, seed=3) == chosen).all()  # reproducible
+    assert len(model_subset(objectives, Y[:40], 50, seed=3)) == 40
+
+
+def test_a_bounded_model_still_suggests_feasibly_and_new() -> None:
+    space = {"x0": {"low": 0, "high": 1}, "x1": {"low": 0, "high": 1}}
+    objectives = {"f": {"direction": "maximize"}, "g": {"direction": "maximize"}}
+    optimizer = BotorchMultiObjective(
+        space, objectives, seed=1, max_model_points=12, **{**FAST, "initial_experiments": 4}
+    )
+    rng = np.random.default_rng(1)
+    settings = [{"x0": float(a), "x1": float(b)} for a, b in rng.uniform(size=(30, 2))]
+    optimizer.tell(settings, [{"f": s["x0"], "g": 1 - s["x0"] * s["x1"]} for s in settings])
+    (suggestion,) = optimizer.ask(1)
+    assert 0 <= suggestion["x0"].magnitude <= 1
+    known = {(round(s["x0"], 9), round(s["x1"], 9)) for s in settings}
+    assert (
+        round(suggestion["x0"].magnitude, 9),
+        round(suggestion["x1"].magnitude, 9),
+    ) not in known
