@@ -252,3 +252,30 @@ def test_a_bounded_model_still_suggests_feasibly_and_new() -> None:
         round(suggestion["x0"].magnitude, 9),
         round(suggestion["x1"].magnitude, 9),
     ) not in known
+
+
+def test_bluesky_adaptive_verbs_wrap_any_optimizer() -> None:
+    from labctl.optimizers.adaptive import AdaptiveRecommender
+
+    space = {
+        "solvent": {"mixture": {"EC": {"low": 0, "high": 0.6}, "DMC": {}}},
+        "salt_molality": {"low": "0.5 mol/kg", "high": "1.5 mol/kg"},
+    }
+    objectives = {"kappa": {"direction": "maximize", "units": "mS/cm"}}
+    agent = AdaptiveRecommender(SobolOptimizer(space, objectives, seed=2))
+    assert agent.input_names == ["EC", "DMC", "salt_molality"]
+    first = agent.ask(2)  # pending until told
+    second = agent.ask(2)
+    points = [tuple(round(v, 12) for v in p) for p in first + second]
+    assert len(set(points)) == 4
+    for ec, dmc, molality in first + second:
+        assert abs(ec + dmc - 1) < 1e-9
+        assert 0.5 <= molality <= 1.5  # in the parameter's unit, mol/kg
+    agent.tell(first[0], [7.5])
+    agent.tell_many(first[1:], [None])
+    assert len(agent._pending) == 2
+    X, Y = agent.optimizer.observations
+    assert len(X) == 2
+    assert np.isnan(Y[1]).all()
+    with pytest.raises(InputError, match="expected 3"):
+        agent.tell([0.5, 0.5], [1.0])
