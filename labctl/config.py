@@ -293,16 +293,35 @@ class StoreSection(_Strict):
         return self
 
 
+class ChaosSection(_Strict):
+    """Chaos mode: every twin misbehaves at seeded random moments (reliability testing).
+
+    Args:
+        mean_interval: mean wall time between faults on one twin (a Poisson process).
+        duration: how long each fault lasts.
+        kinds: allowed fault kinds (empty: everything each twin offers — drop, silence,
+            garbage, restart, excursion, clog, alarm, contact loss, instrument error).
+        seed: seed of the fault schedule (default: the simulation seed).
+    """
+
+    mean_interval: Duration = Field(default_factory=lambda: ureg.Quantity(30.0, "s"))
+    duration: Duration = Field(default_factory=lambda: ureg.Quantity(2.0, "s"))
+    kinds: list[str] = Field(default_factory=list)
+    seed: int | None = None
+
+
 class SimulationSection(_Strict):
     """Defaults for every twin of the lab.
 
     Args:
         time_scale: simulated seconds per wall second (0 = instant, 1 = real time).
         seed: base seed; each twin without its own seed derives one from this and its name.
+        chaos: make the twins misbehave at random (off when absent).
     """
 
     time_scale: float = Field(default=0.0, ge=0)
     seed: int = 0
+    chaos: ChaosSection | None = None
 
 
 class SafetySection(_Strict):

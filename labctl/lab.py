@@ -82,6 +82,7 @@ class Lab:
         else:
             self._store_token = None
         self.claims: AddressClaims | None = None
+        self.chaos: Any = None
         self.safety_watches: list[EnvironmentWatch] = []
         safety = config.model.safety
         if safety.environment_suspenders:
@@ -132,6 +133,7 @@ class Lab:
             if with_store:
                 store = Store.for_config(config)
             lab = cls(config, devices, twins, store, world)
+            lab.chaos = _start_chaos(config, twins)
         except BaseException:
             _close_all(devices, twins, store)
             claims.release()
@@ -144,6 +146,8 @@ class Lab:
         if self._closed:
             return
         self._closed = True
+        if self.chaos is not None:
+            self.chaos.stop()
         for watch in self.safety_watches:
             watch.stop()
         if self._store_token is not None:
@@ -177,6 +181,26 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Lab {self.name!r} {state}: {', '.join(self.devices)}>"
+
+
+def _start_chaos(config: LoadedConfig, twins: Mapping[str, Any]) -> Any:
+    """Start chaos mode on the lab's twins if the config asks for it."""
+    chaos = config.model.simulation.chaos
+    if chaos is None or not twins:
+        return None
+    from labctl.simulators.chaos import ChaosMonkey, ChaosOptions
+
+    monkey = ChaosMonkey(
+        twins,
+        ChaosOptions(
+            mean_interval=to_magnitude(chaos.mean_interval, "s"),
+            duration=to_magnitude(chaos.duration, "s"),
+            kinds=frozenset(chaos.kinds),
+        ),
+        seed=config.model.simulation.seed if chaos.seed is None else chaos.seed,
+    )
+    monkey.start()
+    return monkey
 
 
 def _start_twins(

@@ -99,6 +99,18 @@ class TcpTwinServer:
         """Make the wire misbehave from the next request on (``None`` clears a fault)."""
         self.fault = fault
 
+    def chaos_faults(self) -> frozenset[str]:
+        """The wire faults chaos mode may inject (twins add their instrument-level ones)."""
+        return frozenset({"drop", "silence", "garbage"})
+
+    def begin_fault(self, kind: str, rng: object = None) -> Callable[[], None]:
+        """Start wire fault ``kind`` now; the returned function clears it."""
+        del rng
+        if kind not in ("drop", "silence", "garbage"):
+            raise ValueError(f"the TCP twin server offers no {kind!r} fault")
+        self.inject(kind)  # type: ignore[arg-type]
+        return lambda: self.inject(None)
+
     def _accept_loop(self, listener: socket.socket) -> None:
         while True:
             try:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -115,6 +115,7 @@ class EnvironmentTwin:
         self._loop: BackgroundLoop | None = None
         self._server: Server | None = None
         self._address = ""
+        self._host = "127.0.0.1"
         self._port = 0
         self._answering = threading.Event()
         self._answering.set()
@@ -202,6 +203,7 @@ class EnvironmentTwin:
         server, actual_port = self._loop.run(self._start_server(host, chosen_port), 30.0)
         self._server = server
         self._port = actual_port
+        self._host = host
         self._address = f"opc.tcp://{host}:{actual_port}"
         return self._address
 
@@ -247,6 +249,35 @@ class EnvironmentTwin:
             )
 
         return read
+
+    def chaos_faults(self) -> frozenset[str]:
+        """Faults chaos mode may inject: silence, a controller restart, an atmosphere excursion."""
+        return frozenset({"silence", "restart", "excursion"})
+
+    def begin_fault(self, kind: str, rng: Any) -> Callable[[], None]:
+        """Start a fault now; the returned function ends it.
+
+        ``silence`` freezes the server, ``restart`` stops it (it comes back on the same port when
+        the fault ends), ``excursion`` holds a channel (H2O or O2 when there are such, otherwise
+        any) at ten times its current value plus one unit — far outside any sane limit.
+        """
+        if kind == "silence":
+            self.freeze()
+            return self.thaw
+        if kind == "restart":
+            self.stop()
+
+            def come_back() -> None:
+                self.start(self._host, self._port)
+
+            return come_back
+        if kind == "excursion":
+            preferred: list[str] = [c for c in ("h2o", "o2") if c in self.channels]
+            preferred = preferred or sorted(self.channels)
+            channel = str(rng.choice(preferred))
+            self.model.set_excursion(channel, 10.0 * abs(self.model.value(channel)) + 1.0)
+            return lambda: self.model.set_excursion(channel, None)
+        raise ValueError(f"{self.kind} twin offers no {kind!r} fault")
 
     def freeze(self) -> None:
         """Fault: stop answering reads (the socket stays open, replies never come)."""
