@@ -420,7 +420,7 @@ def _attempt(
     inputs = dict(proposal)
     try:
         uid = yield from bpp.subs_wrapper(  # type: ignore[no-untyped-call]
-            experiment(proposal, run_metadata), {"all": [collect]}
+            _checkpoint_after_open_run(experiment(proposal, run_metadata)), {"all": [collect]}
         )
     except (LabctlError, FailedStatus) as error:
         return ExperimentRecord(
@@ -442,6 +442,24 @@ def _attempt(
             iteration, attempt, inputs, "failed", uid=uid, reason=f"non-finite outcome {outcome}"
         )
     return ExperimentRecord(iteration, attempt, inputs, "completed", outcome=outcome, uid=uid)
+
+
+def _checkpoint_after_open_run(plan: MsgGenerator) -> MsgGenerator:
+    """``plan`` with a checkpoint right after each ``open_run``.
+
+    A suspender (glovebox excursion) rewinds a plan to its last checkpoint; bluesky does not
+    replay ``open_run``, so an experiment without a checkpoint inside its run could not be
+    rewound into it. This makes every experiment rewindable to the start of its run at least;
+    plans add finer checkpoints where re-doing a step is safe.
+    """
+
+    def after_open_run(msg: Msg) -> tuple[MsgGenerator | None, MsgGenerator | None]:
+        if msg.command == "open_run":
+            return None, bps.checkpoint()
+        return None, None
+
+    result = yield from bpp.plan_mutator(plan, after_open_run)  # type: ignore[no-untyped-call]
+    return result
 
 
 def _reason(error: BaseException) -> str:

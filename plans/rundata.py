@@ -81,7 +81,12 @@ class DocumentRun:
             raise LabctlError(
                 f"run {self.start.get('uid', '?')} has no stream {name!r}; it has {self.streams}"
             )
-        rows = [{"time": event["time"], **event["data"]} for event in self._events[name]]
+        # A suspender's rewind retakes readings under the same sequence numbers: the last one
+        # taken is the valid one.
+        latest: dict[Any, Mapping[str, Any]] = {}
+        for event in self._events[name]:
+            latest[event.get("seq_num", id(event))] = event
+        rows = [{"time": event["time"], **event["data"]} for event in latest.values()]
         frame = pd.DataFrame(rows)
         units = {"time": "s"}
         for descriptor in self._descriptors.values():

@@ -97,3 +97,31 @@ def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
 
 
 toy_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]
+
+
+def toy_sensing_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+    """The toy experiment that also reads the lab's glovebox (``toy-sensing``; soak tests).
+
+    Each run moves the toy motor, then reads the motor, the detector and every environment
+    sensor of the lab — so chaos faults on the sensors' twins reach the campaign.
+    """
+    sensors = (
+        [device for name, device in lab.devices.items() if name in ("glovebox", "room")]
+        if lab is not None
+        else []
+    )
+
+    def plan(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))  # type: ignore[untyped-decorator]
+        def inner() -> Any:
+            position = inputs["position"]
+            yield from bps.mv(motor, float(getattr(position, "magnitude", position)))
+            yield from bps.trigger_and_read([motor, detector, *sensors])
+
+        return (yield from inner())
+
+    del section
+    return plan, peak_height
+
+
+toy_sensing_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]

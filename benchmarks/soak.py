@@ -1,0 +1,108 @@
+"""Soak: a long campaign under chaos mode, with the process's resources sampled along the way.
+
+Usage: ``python benchmarks/soak.py --experiments 1000 [--optimizer sobol] [--mean-interval 5]``
+
+The simulated lab of ``configs/sim-lab.yaml`` runs at time scale 0 with chaos mode on (every
+twin misbehaves at random: OPC UA controllers freeze, restart, the glovebox has excursions that
+the safety suspenders ride out). The campaign's experiment moves a simulated motor and reads the
+detector and both environment sensors, so every fault reaches the loop: a read that times out
+fails the experiment, which the failure policy retries. Every ``--every`` experiments the script
+samples the process's resident memory (RSS), open file descriptors, threads, and the store's size
+on disk. At the end it prints the samples, the faults injected by kind, and the campaign's
+completed / failed / repeated counts (a completed iteration must appear exactly once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+import labctl.testing.toy_kinds  # noqa: F401 — registers the toy experiment kinds
+from labctl.campaign_runner import run_campaign
+from labctl.config import load_config
+from labctl.lab import Lab
+from labctl.testing.configs import sim_lab_document, write_config
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--experiments", type=int, default=1000)
+    parser.add_argument("--optimizer", default="sobol")
+    parser.add_argument("--mean-interval", type=float, default=5.0, help="s between faults")
+    parser.add_argument("--every", type=int, default=100)
+    options = parser.parse_args()
+    process = psutil.Process()
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        document: dict[str, Any] = copy.deepcopy(sim_lab_document())
+        document["simulation"]["chaos"] = {
+            "mean_interval": f"{options.mean_interval} s",
+            "duration": "1 s",
+        }
+        document["safety"] = {"period": "0.2 s", "settle": "0.5 s"}
+        document["campaign"] = {
+            "name": "soak",
+            "experiment": "toy-sensing",
+            "space": {"position": {"low": -1, "high": 1}},
+            "objectives": {"signal": {"direction": "maximize"}},
+            "optimizer": {"kind": options.optimizer, "seed": 1},
+            "budget": {"experiments": options.experiments},
+            "failure_policy": {"retry": "once", "max_consecutive": 20},
+        }
+        config = load_config(write_config(directory, document))
+        samples: list[tuple[int, float, float, int, int, float]] = []
+        started = time.monotonic()
+
+        def sample(done: int) -> None:
+            samples.append(
+                (
+                    done,
+                    time.monotonic() - started,
+                    process.memory_info().rss / 2**20,
+                    len(list(Path("/proc/self/fd").iterdir())),
+                    threading.active_count(),
+                    _size(directory / "data") / 2**20,
+                )
+            )
+
+        def on_record(record: Any, state: Any) -> None:
+            done = state.proposals_done
+            if record.status == "completed" and done % options.every == 0:
+                sample(done)
+
+        with Lab.from_config(config) as lab:
+            sample(0)
+            result = run_campaign(config, lab=lab, on_record=on_record)
+            faults = lab.chaos.counts() if lab.chaos is not None else {}
+    state = result.state
+    completed = Counter(r.iteration for r in state.records if r.status == "completed")
+    print(
+        f"{options.experiments} experiments ({options.optimizer}), chaos every "
+        f"{options.mean_interval:g} s per twin on average, {time.monotonic() - started:.0f} s"
+    )
+    print("| experiments | wall s | RSS MiB | open fds | threads | store MiB |")
+    print("|---|---|---|---|---|---|")
+    for done, wall, rss, fds, threads, store in samples:
+        print(f"| {done} | {wall:.0f} | {rss:.0f} | {fds} | {threads} | {store:.1f} |")
+    print(f"faults injected: {faults}")
+    print(
+        f"completed iterations {len(completed)}, repeated {sum(c - 1 for c in completed.values())}"
+        f", failed attempts {sum(1 for r in state.records if r.status == 'failed')}, "
+        f"stop: {state.stop_reason}"
+    )
+
+
+if __name__ == "__main__":
+    main()
