@@ -423,9 +423,12 @@ def _attempt(
             _checkpoint_after_open_run(experiment(proposal, run_metadata)), {"all": [collect]}
         )
     except (LabctlError, FailedStatus) as error:
+        # Readings of the failed run must never be replayed by a later rewind (outside any run).
+        yield from bps.checkpoint()
         return ExperimentRecord(
             iteration, attempt, inputs, "failed", uid=_run_uid(documents), reason=_reason(error)
         )
+    yield from bps.checkpoint()
     stop = next((document for name, document in documents if name == "stop"), None)
     if stop is None or stop.get("exit_status") != "success":
         reason = (stop or {}).get("reason") or "the run did not finish"
@@ -447,10 +450,11 @@ def _attempt(
 def _checkpoint_after_open_run(plan: MsgGenerator) -> MsgGenerator:
     """``plan`` with a checkpoint right after each ``open_run``.
 
-    A suspender (glovebox excursion) rewinds a plan to its last checkpoint; bluesky does not
-    replay ``open_run``, so an experiment without a checkpoint inside its run could not be
-    rewound into it. This makes every experiment rewindable to the start of its run at least;
-    plans add finer checkpoints where re-doing a step is safe.
+    A suspender (glovebox excursion) rewinds a plan to its last checkpoint and replays what
+    followed, except ``open_run``/``close_run``. Checkpoints at the start of every experiment's
+    run and after it ends (:func:`_attempt`) keep a rewind inside one run: never replaying the
+    readings of a finished or failed run outside it. Plans add finer checkpoints where re-doing a
+    step is safe.
     """
 
     def after_open_run(msg: Msg) -> tuple[MsgGenerator | None, MsgGenerator | None]:

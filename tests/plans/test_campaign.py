@@ -253,3 +253,75 @@ def test_an_interrupted_retry_or_a_skip_policy_is_not_retried(run_engine: Any) -
         ),
     )
     assert [(r.iteration, r.attempt) for r in skipping.records[1:]] == [(1, 1)]
+
+
+def test_a_suspender_tripping_mid_experiment_rewinds_into_the_run(run_engine: Any) -> None:
+    """Experiments without checkpoints of their own still survive a suspension and rewind."""
+    import functools
+    import threading
+    import time
+
+    from bluesky.suspenders import SuspendBoolHigh
+    from ophyd import Signal
+
+    leak = Signal(name="leak", value=0)
+    run_engine.install_suspender(SuspendBoolHigh(leak, sleep=0.1))
+    slow = functools.partial(move_and_count, dwell=0.4)
+
+    def trip() -> None:
+        time.sleep(0.6)  # inside the second experiment's dwell
+        leak.put(1)
+        time.sleep(0.3)
+        leak.put(0)
+
+    tripper = threading.Thread(target=trip)
+    tripper.start()
+    state = run(
+        run_engine,
+        campaign(RandomRecommender(), slow, peak_height, campaign_id="z", budget=Budget(3)),
+    )
+    tripper.join()
+    assert [(r.iteration, r.status) for r in state.records] == [
+        (0, "completed"),
+        (1, "completed"),
+        (2, "completed"),
+    ]
+
+
+def test_a_suspension_right_after_a_failed_experiment_does_not_replay_its_readings(
+    run_engine: Any,
+) -> None:
+    import threading
+
+    from bluesky.suspenders import SuspendBoolHigh
+    from ophyd import Signal
+
+    leak = Signal(name="leak", value=0)
+    run_engine.install_suspender(SuspendBoolHigh(leak, sleep=0.1))
+
+    def fails_then_leaks(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            yield from bps.create()
+            yield from bps.read(detector)
+            if metadata["iteration"] == 0 and metadata["attempt"] == 1:
+                # The glovebox leaks just as the instrument times out: the suspension comes
+                # between this failed run and the next one.
+                leak.put(1)
+                threading.Timer(0.3, lambda: leak.put(0)).start()
+                raise DeviceTimeout("pump", "socket://127.0.0.1:1", "no reply within 1 s")
+            yield from bps.save()
+
+        return (yield from inner())
+
+    state = run(
+        run_engine,
+        campaign(
+            RandomRecommender(), fails_then_leaks, peak_height, campaign_id="q", budget=Budget(2)
+        ),
+    )
+    assert [(r.iteration, r.attempt, r.status) for r in state.records] == [
+        (0, 1, "failed"),
+        (0, 2, "completed"),
+        (1, 1, "completed"),
+    ]
