@@ -333,9 +333,14 @@ class SafetySection(_Strict):
         period: how often each sensor is read for the watch.
         settle: how long conditions must stay safe before the plan resumes.
         hysteresis: resume once a value is this fraction of its limit back inside.
+        rewind: let a suspension rewind the plan to its last checkpoint and redo what followed
+            (bluesky's default). Off by default: chemistry is not idempotent — replaying a
+            dispense doubles the liquid, replaying a plating pulse plates twice — so a
+            suspension holds the plan where it is and continues from there on recovery.
     """
 
     environment_suspenders: bool = True
+    rewind: bool = False
     period: Duration = Field(default_factory=lambda: ureg.Quantity(1.0, "s"))
     settle: Duration = Field(default_factory=lambda: ureg.Quantity(2.0, "s"))
     hysteresis: float = Field(default=0.05, ge=0, lt=1)

@@ -85,6 +85,7 @@ class Lab:
         self.chaos: Any = None
         self.safety_watches: list[EnvironmentWatch] = []
         safety = config.model.safety
+        self.RE.rewindable = safety.rewind
         if safety.environment_suspenders:
             self.safety_watches, _ = install_suspenders(
                 self,

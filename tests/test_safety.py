@@ -138,3 +138,30 @@ def test_the_lab_watches_its_environment_and_stops_watching_on_close(sim_lab_con
         assert sorted(watch.device.name for watch in lab.safety_watches) == ["glovebox", "room"]
         assert len(lab.RE.suspenders) >= 2 + 4  # two fault suspenders, four limited channels
     assert not [t for t in threading.enumerate() if t.name.startswith("safety-watch-")]
+
+
+def test_a_lab_suspends_without_rewinding_and_stores_each_reading_once(
+    sim_lab_config: Any,
+) -> None:
+    from labctl.lab import Lab
+
+    with Lab.from_config(sim_lab_config) as lab:
+        assert lab.RE.rewindable is False
+        twin = lab.twins["glovebox"]
+
+        def excursion() -> None:
+            time.sleep(0.5)
+            twin.model.set_excursion("h2o", 8.0)
+            time.sleep(1.5)
+            twin.model.set_excursion("h2o", None)
+
+        leak = threading.Thread(target=excursion)
+        leak.start()
+        started = time.monotonic()
+        (uid,) = lab.RE(bp.count([lab.devices["glovebox"]], num=12, delay=0.2))
+        leak.join()
+        assert time.monotonic() - started > 4.0  # 2.4 s of counting plus the held excursion
+        assert lab.store is not None
+        frame = lab.store.run(uid).stream()
+        assert len(frame) == 12
+        assert lab.store.runs(limit=1)[0].exit_status == "success"
