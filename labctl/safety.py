@@ -75,12 +75,23 @@ class EnvironmentWatch:
         except LabctlError as error:
             self.last_error = str(error)
             log.warning("environment watch on %s: %s", self.device.name, error)
-            self.fault.put(1)
+            self._publish(self.fault, 1)
             return
         self.last_error = None
         for channel, value in values.items():
-            self.signals[channel].put(value)
-        self.fault.put(0)
+            self._publish(self.signals[channel], value)
+        self._publish(self.fault, 0)
+
+    def _publish(self, signal: Signal, value: float) -> None:
+        """Put a value; a subscriber's failure must not end the watch.
+
+        bluesky's suspenders raise when they trip while no RunEngine is running (nothing to
+        suspend); the value is still recorded and the next plan starts suspended.
+        """
+        try:
+            signal.put(value)
+        except Exception as error:  # the watch must outlive its subscribers
+            log.debug("environment watch on %s: subscriber failed: %s", self.device.name, error)
 
     def start(self) -> None:
         """Start polling on a daemon thread (the first reading happens at once)."""
@@ -95,7 +106,10 @@ class EnvironmentWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception:  # never let one bad poll end the watch
+                log.exception("environment watch on %s failed", self.device.name)
 
     def stop(self) -> None:
         """Stop polling and wait for the thread to end."""

@@ -33,7 +33,7 @@ def _labctl(*args: str) -> list[str]:
     return [sys.executable, "-P", "-m", "labctl.testing.toy_cli", *args]
 
 
-def _campaign_config(directory: Path) -> Path:
+def _campaign_config(directory: Path, optimizer: str = "toy-random") -> Path:
     prepare_store(directory / "data" / "tiled")
     document = copy.deepcopy(sim_lab_document())
     document["campaign"] = {
@@ -42,7 +42,11 @@ def _campaign_config(directory: Path) -> Path:
         "experiment_options": {"dwell": 0.5},
         "space": {"position": {"low": -1, "high": 1}},
         "objectives": {"signal": {"direction": "maximize"}},
-        "optimizer": {"kind": "toy-random", "seed": 11},
+        "optimizer": {
+            "kind": optimizer,
+            "seed": 11,
+            "options": {"initial_experiments": 2} if optimizer == "botorch-mo" else {},
+        },
         "budget": {"experiments": BUDGET},
     }
     return write_config(directory, document)
@@ -67,9 +71,16 @@ def _runs(config: Path) -> list[dict[str, object]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("trial", range(TRIALS))
-def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path: Path, trial: int) -> None:
-    config = _campaign_config(tmp_path)
+@pytest.mark.parametrize(
+    ("optimizer", "trial"),
+    [("toy-random", trial) for trial in range(TRIALS)]
+    # BoTorch fits ~1 s per proposal while the experiment runs: kills land inside fits too.
+    + [("botorch-mo", trial) for trial in range(TRIALS, TRIALS + 4)],
+)
+def test_kill_9_then_resume_loses_and_repeats_nothing(
+    tmp_path: Path, optimizer: str, trial: int
+) -> None:
+    config = _campaign_config(tmp_path, optimizer)
     rng = np.random.default_rng(1000 + trial)
     env = {**os.environ, "COLUMNS": "120"}
     process = subprocess.Popen(
