@@ -218,16 +218,27 @@ def _run_campaign(loaded: Any, time_scale: float | None, campaign_id: str | None
         done = 0
         if campaign_id is not None and lab.store is not None:
             done = len({record.iteration for record in campaign_history(lab.store, campaign_id)})
+        from labctl.report.figures import write_live_pareto
+
+        live = loaded.data_directory / "reports" / "live-pareto.png"
+
+        def on_record(record: Any, state: Any) -> None:
+            progress.on_record(record, state)
+            write_live_pareto(state.records, section, live)
+
         with CampaignProgress(out, section.budget.experiments, done, directions) as progress:
-            result = run_campaign(
-                loaded, lab=lab, campaign_id=campaign_id, on_record=progress.on_record
-            )
+            result = run_campaign(loaded, lab=lab, campaign_id=campaign_id, on_record=on_record)
     state = result.state
     out.print(
         f"campaign {result.campaign_id}: {len(state.completed)} completed, "
         f"{len(state.records) - len(state.completed)} failed attempts; {state.stop_reason}; "
         f"hardware idle waiting for the optimizer {state.idle_time:.1f} s of "
         f"{result.wall_time:.1f} s"
+    )
+    out.print(
+        f"live Pareto front: {live}; report: labctl report {result.campaign_id} "
+        f"--config {loaded.source}",
+        highlight=False,
     )
 
 
@@ -442,6 +453,25 @@ def _approval_book(config: Path) -> Any:
     from labctl.config import load_config
 
     return ApprovalBook(load_config(config).data_directory / "approvals")
+
+
+@app.command()
+@_reports_errors
+def report(
+    campaign: Annotated[str, typer.Argument(help="The campaign id (see 'labctl campaigns').")],
+    config: Annotated[
+        Path,
+        typer.Option("--config", envvar="LABCTL_CONFIG", help="The campaign's config."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="Folder (default: <data_directory>/reports/<campaign>).")
+    ] = None,
+) -> None:
+    """Write a campaign's HTML report with CSV, Parquet and JSON-LD exports."""
+    from labctl.report.command import report_command
+
+    path = report_command(config, campaign, output)
+    out.print(f"report: {path}", highlight=False)
 
 
 @app.command()

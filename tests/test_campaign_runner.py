@@ -127,6 +127,10 @@ def test_cli_runs_and_resumes_a_campaign(toy_kinds: None, campaign_config: Path)
     assert "4 completed" in result.output
     assert "budget of 4 experiments spent" in result.output
     campaign_id = result.output.split("campaign ", 1)[1].split(":", 1)[0]
+    assert (campaign_config.parent / "data" / "reports" / "live-pareto.png").stat().st_size > 0
+    reported = runner.invoke(app, ["report", campaign_id, "--config", str(campaign_config)])
+    assert reported.exit_code == 0, reported.output
+    assert "report.html" in reported.output
     listing = runner.invoke(app, ["campaigns", str(campaign_config)])
     assert campaign_id in listing.output
     again = runner.invoke(app, ["resume", campaign_id, "--config", str(campaign_config)])
