@@ -1,0 +1,1 @@
+"""The potentiostat: techniques, the ophyd device, and its drivers (MethodSCRIPT, SCPI SMU)."""
