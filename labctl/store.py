@@ -44,6 +44,7 @@ _log = logging.getLogger(__name__)
 _CATALOG_FILE = "catalog.db"
 _TABLES_FILE = "storage.sqlite"
 _ARRAYS_FOLDER = "data"
+_CURVES_FOLDER = "curves"
 _READY_MARKER = ".labctl-store-ready"
 _init_lock = threading.Lock()
 
@@ -97,8 +98,9 @@ class Run:
     def stream(self, name: str = "primary") -> pd.DataFrame:
         """The events of one stream as a DataFrame, one row per event.
 
-        Columns are the data keys plus ``time`` (seconds since the epoch);
-        ``frame.attrs["units"]`` maps each column to its unit from the descriptor.
+        Columns are the data keys plus ``time`` (seconds since the epoch); a curve (an
+        array-valued reading, e.g. a potentiostat's currents) is a column holding one numpy array
+        per row. ``frame.attrs["units"]`` maps each column to its unit from the descriptor.
 
         Raises:
             StoreError: the run has no such stream.
@@ -106,10 +108,22 @@ class Run:
         if name not in self._node:
             raise StoreError(f"run {self.uid} has no stream {name!r}; it has {self.streams}")
         stream = self._node[name]
-        dataset = stream.read()
+        data_keys = stream.metadata.get("data_keys") or {}
+        curves = [
+            key
+            for key, data_key in data_keys.items()
+            if data_key.get("dtype") == "array" and data_key.get("shape") and key in stream
+        ]
+        if curves:
+            dataset = stream.read(variables=[key for key in stream if key not in curves])
+        else:
+            dataset = stream.read()
         frame = dataset.to_dataframe().reset_index()
+        for key in curves:
+            # A curve per event (a potentiostat's currents): one 1-D array per row.
+            frame[key] = list(stream[key].read())
         units: dict[str, str] = {"time": "s"}
-        for key, data_key in (stream.metadata.get("data_keys") or {}).items():
+        for key, data_key in data_keys.items():
             if data_key.get("units") is not None:
                 units[key] = str(data_key["units"])
         frame.attrs["units"] = units
@@ -129,12 +143,22 @@ class Store:
         client: the Tiled client container at the root of the catalog.
         location: where the store is, for messages.
         on_close: releases what the store holds (the in-process app, the HTTP context).
+        curves_folder: where array-valued readings (curves) are written as HDF5 files that the
+            catalog serves (embedded stores); ``None`` keeps them inline (an external server,
+            e.g. PostgreSQL-backed, stores array columns itself).
     """
 
-    def __init__(self, client: Any, location: str, on_close: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        location: str,
+        on_close: Callable[[], None],
+        curves_folder: Path | None = None,
+    ) -> None:
         self.client = client
         self.location = location
         self._on_close = on_close
+        self.curves_folder = curves_folder
 
     @classmethod
     def embedded(cls, directory: str | Path) -> Store:
@@ -154,7 +178,7 @@ class Store:
             client = from_context(context)
         except Exception as error:
             raise StoreError(f"cannot open the store in {folder}: {error}") from error
-        return cls(client, str(folder), context.close)
+        return cls(client, str(folder), context.close, folder / _CURVES_FOLDER)
 
     @classmethod
     def served(cls, record: ServerRecord) -> Store:
@@ -173,7 +197,10 @@ class Store:
                 f"the store server at {record.uri} did not answer: {error}"
             ) from error
         return cls(
-            client, f"{record.directory} (served by pid {record.pid})", client.context.close
+            client,
+            f"{record.directory} (served by pid {record.pid})",
+            client.context.close,
+            Path(record.directory) / _CURVES_FOLDER,
         )
 
     @classmethod
@@ -241,7 +268,12 @@ class Store:
         warnings.filterwarnings(
             "ignore", message="The order of arguments has changed", category=DeprecationWarning
         )
-        return TiledWriter(self.client)
+        writer = TiledWriter(self.client)
+        if self.curves_folder is None:
+            return writer
+        from labctl.store_arrays import ArraysToHdf5
+
+        return ArraysToHdf5(self.curves_folder, writer)
 
     def __len__(self) -> int:
         return len(self.client)
@@ -327,11 +359,13 @@ def build_embedded_app(folder: Path) -> tuple[Any, str]:
     _quiet_tiled_logging()
     try:
         (folder / _ARRAYS_FOLDER).mkdir(parents=True, exist_ok=True)
+        (folder / _CURVES_FOLDER).mkdir(parents=True, exist_ok=True)
         with _init_lock:
             needs_init = not (folder / _READY_MARKER).exists()
             catalog = catalog_from_uri(
                 f"sqlite:///{folder / _CATALOG_FILE}",
                 writable_storage=[folder / _ARRAYS_FOLDER, f"sqlite:///{folder / _TABLES_FILE}"],
+                readable_storage=[folder / _CURVES_FOLDER],
                 init_if_not_exists=needs_init,
                 cache_config=StreamingCacheConfig(uri="memory").model_dump(),
             )
