@@ -25,6 +25,15 @@ def run_engine() -> Iterator[Any]:
 
 
 @pytest.fixture
+def toy_kinds() -> Iterator[None]:
+    """The toy campaign kinds (``toy-gaussian``, ``toy-random``, ...) registered for one test."""
+    from labctl.testing.toy_registry import registered
+
+    with registered():
+        yield
+
+
+@pytest.fixture
 def environment_twin() -> Iterator[Any]:
     """The standalone glovebox twin on a free loopback port (seed 7, time scale 0)."""
     from labctl.simulators.environment.twin import EnvironmentTwin

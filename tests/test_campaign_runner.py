@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from labctl import registry
 from labctl.campaign_runner import best_values, run_campaign
 from labctl.cli import app
 from labctl.config import load_config
@@ -26,21 +24,6 @@ CAMPAIGN = {
     "optimizer": {"kind": "toy-random", "seed": 3},
     "budget": {"experiments": 4},
 }
-
-
-@pytest.fixture
-def toy_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(
-        registry._BUILTIN_EXPERIMENTS, "toy-gaussian", "labctl.testing.toy_campaign:toy_experiment"
-    )
-    monkeypatch.setitem(
-        registry._BUILTIN_OPTIMIZERS, "toy-random", "labctl.testing.toy_campaign:ToyOptimizer"
-    )
-    registry._experiment_table.cache_clear()
-    registry._optimizer_table.cache_clear()
-    yield
-    registry._experiment_table.cache_clear()
-    registry._optimizer_table.cache_clear()
 
 
 @pytest.fixture

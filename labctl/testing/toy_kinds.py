@@ -1,4 +1,4 @@
-"""Importing this registers the toy campaign kinds (``toy-gaussian``, ``toy-random``).
+"""Importing this registers the toy campaign kinds (see :mod:`labctl.testing.toy_registry`).
 
 For processes that tests start (a ``labctl`` command, the queue server's worker via
 ``$LABCTL_PLUGINS``), where a fixture cannot patch the registry.
@@ -6,10 +6,6 @@ For processes that tests start (a ``labctl`` command, the queue server's worker 
 
 from __future__ import annotations
 
-from labctl import registry
+from labctl.testing.toy_registry import register
 
-registry._BUILTIN_EXPERIMENTS["toy-gaussian"] = "labctl.testing.toy_campaign:toy_experiment"
-registry._BUILTIN_EXPERIMENTS["toy-sensing"] = "labctl.testing.toy_campaign:toy_sensing_experiment"
-registry._BUILTIN_OPTIMIZERS["toy-random"] = "labctl.testing.toy_campaign:ToyOptimizer"
-registry._experiment_table.cache_clear()
-registry._optimizer_table.cache_clear()
+register()

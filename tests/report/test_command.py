@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from labctl import registry
 from labctl.campaign_runner import run_campaign
 from labctl.config import load_config
 from labctl.errors import ConfigError
@@ -27,16 +25,6 @@ CAMPAIGN = {
     "optimizer": {"kind": "sobol", "seed": 5, "options": {"initial_experiments": 2}},
     "budget": {"experiments": 5},
 }
-
-
-@pytest.fixture
-def toy_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setitem(
-        registry._BUILTIN_EXPERIMENTS, "toy-gaussian", "labctl.testing.toy_campaign:toy_experiment"
-    )
-    registry._experiment_table.cache_clear()
-    yield
-    registry._experiment_table.cache_clear()
 
 
 @pytest.fixture
