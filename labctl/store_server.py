@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import StoreError
+from labctl.processes import process_alive, wait_gone
 
 __all__ = [
     "ServerRecord",
-    "process_alive",
     "running_server",
     "serve",
     "spawn_server",
@@ -66,22 +66,6 @@ class ServerRecord:
 
 def _record_path(directory: Path) -> Path:
     return Path(directory) / RECORD_FILE
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie — exited, not yet reaped — does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        # /proc/PID/stat: "pid (name) state ..."; the name may hold spaces, the state follows ")".
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
 
 
 def running_server(directory: str | Path, probe_timeout: float = 1.0) -> ServerRecord | None:
@@ -170,21 +154,11 @@ def stop_server(directory: str | Path, timeout: float = 10.0) -> int | None:
         return None
     if process_alive(record.pid):
         os.kill(record.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while process_alive(record.pid) and time.monotonic() < deadline:
-            _reap(record.pid)
-            time.sleep(0.05)
-        if process_alive(record.pid):
+        if not wait_gone(record.pid, timeout):
             os.kill(record.pid, signal.SIGKILL)
-            _reap(record.pid)
+            wait_gone(record.pid, 5.0)
     path.unlink(missing_ok=True)
     return record.pid
-
-
-def _reap(pid: int) -> None:
-    # A server spawned by this very process is its child: collect it so it is not a zombie.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def serve(directory: Path, idle_timeout: float) -> None:

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from labctl.cli import app
 from labctl.config import load_config
+from labctl.processes import process_alive
 from labctl.store import Store
 from labctl.store_server import (
-    process_alive,
     running_server,
     spawn_server,
     stop_server,

@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from labctl.config import LoadedConfig
 from labctl.errors import LabctlError
+from labctl.processes import process_alive, wait_gone
 
 __all__ = ["QueueServer", "QueueServerError", "free_port"]
 
@@ -225,7 +225,7 @@ class QueueServer:
     def _start_redis(self, port: int) -> None:
         redis_dir = self.directory / "redis"
         pid_file = redis_dir / "redis.pid"
-        if pid_file.exists() and _alive(int(pid_file.read_text().strip() or 0)):
+        if pid_file.exists() and process_alive(int(pid_file.read_text().strip() or 0)):
             return
         result = subprocess.run(
             [str(_SCRIPTS / "redis"), "start", str(redis_dir), str(port)],
@@ -249,10 +249,10 @@ class QueueServer:
     def kill_manager(self) -> None:
         """Kill the RE Manager with SIGKILL (crash tests); Redis keeps the queue."""
         state = self.state()
-        if state is not None and _alive(state.manager_pid):
+        if state is not None and process_alive(state.manager_pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.process_group, signal.SIGKILL)
-            _wait_gone(state.manager_pid, 10.0)
+            wait_gone(state.manager_pid, 10.0)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the RE Manager and Redis by PID and forget the state."""
@@ -334,42 +334,15 @@ class _Closing:
         self.api.close()
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return True
-    return status != "Z"
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _alive(pid):
-            return True
-        time.sleep(0.1)
-    return not _alive(pid)
-
-
 def _terminate(pid: int, group: int, timeout: float) -> None:
     """SIGTERM the manager's process group (manager and worker), SIGKILL if it lingers."""
-    if not _alive(pid):
+    if not process_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)  # an orphaned worker
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGTERM)
-    if not _wait_gone(pid, timeout):
+    if not wait_gone(pid, timeout):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
-        _wait_gone(pid, 10.0)
+        wait_gone(pid, 10.0)
