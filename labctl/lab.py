@@ -75,17 +75,19 @@ class Lab:
                 "config_path": str(config.source),
             }
         )
+        safety = config.model.safety
+        self.RE.rewindable = safety.rewind
+        self._store_token: int | None = None
         if store is not None:
             self.RE.md["scan_id"] = _last_scan_id(store)
-            # Events reach the store only once the plan cannot rewind over them (suspenders).
-            self._store_token: int | None = RewindSafeDispatcher(store.writer()).attach(self.RE)
-        else:
-            self._store_token = None
+            if safety.rewind:
+                # Events reach the store only once the plan cannot rewind over them.
+                self._store_token = RewindSafeDispatcher(store.writer()).attach(self.RE)
+            else:
+                self._store_token = self.RE.subscribe(store.writer())  # type: ignore[no-untyped-call]
         self.claims: AddressClaims | None = None
         self.chaos: Any = None
         self.safety_watches: list[EnvironmentWatch] = []
-        safety = config.model.safety
-        self.RE.rewindable = safety.rewind
         if safety.environment_suspenders:
             self.safety_watches, _ = install_suspenders(
                 self,

@@ -140,13 +140,17 @@ def test_the_lab_watches_its_environment_and_stops_watching_on_close(sim_lab_con
     assert not [t for t in threading.enumerate() if t.name.startswith("safety-watch-")]
 
 
-def test_a_lab_suspends_without_rewinding_and_stores_each_reading_once(
-    sim_lab_config: Any,
-) -> None:
+@pytest.mark.parametrize("rewind", [False, True], ids=["no-rewind", "rewind"])
+def test_a_lab_suspends_and_stores_each_reading_once(sim_lab_config: Any, rewind: bool) -> None:
+    import yaml
+
     from labctl.lab import Lab
 
+    document = yaml.safe_load(sim_lab_config.read_text(encoding="utf-8"))
+    document.setdefault("safety", {})["rewind"] = rewind
+    sim_lab_config.write_text(yaml.safe_dump(document), encoding="utf-8")
     with Lab.from_config(sim_lab_config) as lab:
-        assert lab.RE.rewindable is False
+        assert lab.RE.rewindable is rewind
         twin = lab.twins["glovebox"]
 
         def excursion() -> None:
