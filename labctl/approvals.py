@@ -68,7 +68,7 @@ class Envelope:
                     if low > high:
                         issues.append(ConfigIssue(where, "low is above high", bounds))
                         continue
-                except Exception:
+                except pint.DimensionalityError:
                     issues.append(ConfigIssue(where, "low and high have different units", bounds))
                     continue
             ranges[name] = (low, high)
@@ -92,7 +92,7 @@ class Envelope:
                     continue
                 try:
                     compared = quantity.to(bound.units)
-                except Exception:
+                except pint.DimensionalityError:
                     reasons.append(f"{name} = {value} cannot be compared with {bound}")
                     continue
                 if (compared.magnitude - bound.magnitude) * beyond > 0:
