@@ -8,7 +8,10 @@ real instruments and cables do, so drivers prove they fail clearly and recover:
 * ``silence``: swallow requests and never answer (until cleared);
 * ``garbage``: answer the next request with bytes that follow no protocol.
 
-Instrument-level faults (error replies, refused requests) belong to each twin's session.
+Instrument-level faults (error replies, refused requests) belong to each twin's session. A
+session that sends on its own (a running script streaming data) gets a sender through its
+``attach(send)`` method; the sender obeys the same faults. :class:`ServedTwin` is the lifecycle
+every such twin shares.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Self
 
 from labctl.protocols import TwinSession
 
-__all__ = ["Fault", "TcpTwinServer"]
+__all__ = ["GARBAGE", "Fault", "ServedTwin", "TcpTwinServer"]
 
 Fault = Literal["drop", "silence", "garbage"]
 
@@ -47,6 +51,8 @@ class TcpTwinServer:
         self._lock = threading.Lock()
         self._port = 0
         self.host = "127.0.0.1"
+        self.bytes_received = 0
+        """Bytes every client has sent so far (tests check that a refused request sent none)."""
 
     @property
     def port(self) -> int:
@@ -125,11 +131,34 @@ class TcpTwinServer:
 
     def _serve(self, connection: socket.socket) -> None:
         session = self.session_factory()
+        send_lock = threading.Lock()
+
+        def send(data: bytes) -> None:
+            """What a session that streams on its own (a running script) sends with."""
+            fault = self.fault
+            if fault == "drop":
+                self.fault = None
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                raise OSError("connection dropped (fault)")
+            if fault == "silence":
+                return
+            if fault == "garbage":
+                self.fault = None
+                data = GARBAGE
+            with send_lock:
+                connection.sendall(data)
+
+        attach = getattr(session, "attach", None)
+        if attach is not None:
+            attach(send)
         try:
             while True:
                 data = connection.recv(65536)
                 if not data:
                     return
+                with self._lock:
+                    self.bytes_received += len(data)
                 fault = self.fault
                 if fault == "drop":
                     self.fault = None
@@ -138,11 +167,13 @@ class TcpTwinServer:
                     continue
                 if fault == "garbage":
                     self.fault = None
-                    connection.sendall(GARBAGE)
+                    with send_lock:
+                        connection.sendall(GARBAGE)
                     continue
                 for chunk in session.feed(data):
                     if chunk:
-                        connection.sendall(chunk)
+                        with send_lock:
+                            connection.sendall(chunk)
         except OSError:
             return
         finally:
@@ -151,3 +182,77 @@ class TcpTwinServer:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
             connection.close()
+            close = getattr(session, "close", None)
+            if close is not None:
+                close()
+
+
+class ServedTwin:
+    """What every twin served by one :class:`TcpTwinServer` shares: address, lifecycle, faults.
+
+    A subclass sets :attr:`server` and :attr:`name`, formats its driver's address
+    (:meth:`_address_for`) and handles its instrument-level faults
+    (:meth:`_instrument_fault`, called with ``None`` to clear them).
+    """
+
+    server: TcpTwinServer
+    name: str
+    instrument_faults: frozenset[str] = frozenset({"instrument_error"})
+    _address = ""
+
+    def _address_for(self, host: str, port: int) -> str:
+        raise NotImplementedError
+
+    def _instrument_fault(self, fault: str | None) -> None:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        """The address the driver uses (valid after :meth:`start`)."""
+        return self._address
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 = a free port) and return the driver's address."""
+        self._address = self._address_for(host, self.server.start(host, port))
+        return self._address
+
+    def stop(self) -> None:
+        """Stop serving (idempotent); wait briefly for the twin's connection threads to end."""
+        self.server.stop()
+        deadline = time.monotonic() + 5.0
+        prefix = f"twin-{self.server.name}-"
+        for thread in threading.enumerate():
+            if thread.name.startswith(prefix) and thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        """Stop serving (what a lab calls when it closes)."""
+        self.stop()
+
+    def inject(self, fault: str | None) -> None:
+        """A wire fault (``drop``, ``silence``, ``garbage``) or an instrument one; None clears."""
+        if fault is None:
+            self.server.inject(None)
+            self._instrument_fault(None)
+        elif fault in self.instrument_faults:
+            self._instrument_fault(fault)
+        else:
+            self.server.inject(fault)  # type: ignore[arg-type]
+
+    def chaos_faults(self) -> frozenset[str]:
+        """Faults chaos mode may inject."""
+        return self.server.chaos_faults() | self.instrument_faults
+
+    def begin_fault(self, kind: str, rng: object = None) -> Callable[[], None]:
+        """Start fault ``kind`` now; the returned function ends it."""
+        if kind in self.instrument_faults:
+            self._instrument_fault(kind)
+            return lambda: self._instrument_fault(None)
+        return self.server.begin_fault(kind, rng)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
