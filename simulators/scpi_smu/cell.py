@@ -60,8 +60,10 @@ def pieces(function: str, values: np.ndarray, interval: float) -> list[tuple[int
             (
                 points,
                 {
+                    # The model samples a sweep after each step (not at its start): starting one
+                    # step early makes its samples fall exactly on the list's values.
                     "kind": "lsv",
-                    "start": float(values[index]),
+                    "start": float(values[index] - step),
                     "end": float(values[end]),
                     "step": float(abs(step)),
                     "scan_rate": float(abs(step)) / interval,
@@ -94,13 +96,8 @@ class ResponseCell:
             answer = self.respond(spec, self.state(), rng)
             series = np.asarray(answer[measured], dtype=float).ravel()
             if spec["kind"] == "lsv":
-                # Sample at the staircase's potentials (the model may sweep continuously).
-                wanted = spec["start"] + np.sign(spec["end"] - spec["start"]) * spec[
-                    "step"
-                ] * np.arange(points)
-                axis = np.asarray(answer["potential"], dtype=float).ravel()
-                order = np.argsort(axis)
-                out.append(np.interp(wanted, axis[order], series[order]))
+                # One model sample per staircase point, at the staircase's own potentials.
+                out.append(np.interp(np.arange(points), np.arange(len(series)), series))
                 continue
             times = np.asarray(answer.get("time", np.arange(1, len(series) + 1) * interval))
             wanted_times = interval * np.arange(1, points + 1)

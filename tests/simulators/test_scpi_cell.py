@@ -29,7 +29,10 @@ def ohmic_respond(
         potential = np.full_like(time, technique["potential"])
         return {"time": time, "potential": potential, "current": potential / R}
     assert kind == "lsv"
-    potential = np.linspace(technique["start"], technique["end"], 1001)
+    # The model's sweep contract: one sample per step, after each step (not at the start).
+    start, end, step = technique["start"], technique["end"], technique["step"]
+    count = round(abs(end - start) / step)
+    potential = start + np.sign(end - start) * step * np.arange(1, count + 1)
     return {"time": np.zeros_like(potential), "potential": potential, "current": potential / R}
 
 
@@ -40,7 +43,10 @@ def test_pieces_of_a_pulse_train_and_a_cv() -> None:
     cv = np.concatenate([np.linspace(0, 0.2, 5), np.linspace(0.2, -0.2, 9)[1:]])
     legs = pieces("voltage", cv, 0.05)
     assert [(n, spec["kind"]) for n, spec in legs] == [(5, "lsv"), (8, "lsv")]
-    assert legs[1][1]["start"] == pytest.approx(0.15)
+    # The reverse leg's first point is 0.15 V; the model is asked to start a step earlier, at
+    # the vertex, so its samples (taken after each step) fall on the list's values.
+    assert legs[1][1]["start"] == pytest.approx(0.2)
+    assert legs[1][1]["end"] == pytest.approx(-0.2)
     assert sum(n for n, _ in legs) == len(cv)
 
 
