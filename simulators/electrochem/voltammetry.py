@@ -115,7 +115,48 @@ def cv_program(
     return _polyline(corners, step)
 
 
-_HISTORY_LIMIT = 20_000
+_MERGE_RATIO = 0.002
+"""Past steps are merged while a block's width stays below this fraction of its age."""
+_EXACT_STEPS = 5_000
+"""A past of up to this many steps is kept exactly (short experiments continue exactly)."""
+
+
+def _coarsened(
+    starts: FloatArray, ends: FloatArray, currents: FloatArray, *, now: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The past current steps with old ones merged into charge-conserving blocks.
+
+    The convolution kernel √(t − s) − √(t − e) of a step long ago is smooth on the scale of the
+    step, so neighbouring old steps can be replaced by one block carrying their charge with an
+    error of order (width/age)²; blocks are allowed a width of :data:`_MERGE_RATIO` × their age.
+    The past then holds O(log(T/Δt)/ratio) blocks instead of every step, which keeps each step of
+    a long-continued experiment O(1) instead of growing with the whole history.
+    """
+    if starts.size <= _EXACT_STEPS:
+        return starts, ends, currents
+    out_starts: list[float] = []
+    out_ends: list[float] = []
+    out_charge: list[float] = []
+    block_start, block_end = float(starts[-1]), float(ends[-1])
+    block_charge = float(currents[-1]) * (block_end - block_start)
+    for index in range(starts.size - 2, -1, -1):
+        start, end = float(starts[index]), float(ends[index])
+        charge = float(currents[index]) * (end - start)
+        if block_end - start <= _MERGE_RATIO * (now - block_end):
+            block_start = start
+            block_charge += charge
+            continue
+        out_starts.append(block_start)
+        out_ends.append(block_end)
+        out_charge.append(block_charge)
+        block_start, block_end, block_charge = start, end, charge
+    out_starts.append(block_start)
+    out_ends.append(block_end)
+    out_charge.append(block_charge)
+    merged_starts = np.asarray(out_starts[::-1])
+    merged_ends = np.asarray(out_ends[::-1])
+    merged_currents = np.asarray(out_charge[::-1]) / (merged_ends - merged_starts)
+    return merged_starts, merged_ends, merged_currents
 
 
 class RedoxProbe:
@@ -214,18 +255,7 @@ class RedoxProbe:
             starts = np.concatenate([self.past[0], starts])
             ends = np.concatenate([self.past[1], ends])
             currents = np.concatenate([self.past[2], currents])
-        while starts.size > _HISTORY_LIMIT:
-            # Merge the oldest steps pairwise, conserving charge: far from now the kernel is
-            # smooth, so the error is small.
-            half = (starts.size - _HISTORY_LIMIT // 2) // 2 * 2
-            old_starts, old_ends = starts[:half:2], ends[1:half:2]
-            widths = ends[:half] - starts[:half]
-            charge = (currents[:half] * widths).reshape(-1, 2).sum(axis=1)
-            old_currents = charge / (old_ends - old_starts)
-            starts = np.concatenate([old_starts, starts[half:]])
-            ends = np.concatenate([old_ends, ends[half:]])
-            currents = np.concatenate([old_currents, currents[half:]])
-        return starts, ends, currents
+        return _coarsened(starts, ends, currents, now=float(ends[-1]) if ends.size else 0.0)
 
 
 class _Balance:
