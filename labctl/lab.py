@@ -175,11 +175,16 @@ class Lab:
         """The lab's name from its config."""
         return self.config.model.lab.name
 
-    def readable_devices(self) -> list[Any]:
-        """Devices that can be read (``bluesky.protocols.Readable``), in config order."""
-        from bluesky.protocols import Readable
+    def sensors(self) -> list[Any]:
+        """Devices labelled ``sensors`` (environment sensors), in config order.
 
-        return [device for device in self.devices.values() if isinstance(device, Readable)]
+        They read their surroundings without being set up first — what a survey records.
+        """
+        return [
+            device
+            for device in self.devices.values()
+            if "sensors" in getattr(device, "_ophyd_labels_", ())
+        ]
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -54,16 +54,16 @@ class SurveyResult:
 
 
 def survey(lab: Any, readings: int = 5) -> SurveyResult:
-    """Record ``readings`` readings of every readable device as one run, read it back, summarise.
+    """Record ``readings`` readings of every sensor as one run, read it back, summarise.
 
     Raises:
-        LabctlError: the lab has no readable device or no store, or the run failed.
+        LabctlError: the lab has no sensor or no store, or the run failed.
     """
     import bluesky.plans as bp
 
-    devices = lab.readable_devices()
+    devices = lab.sensors()
     if not devices:
-        raise LabctlError(f"lab {lab.name!r} has no readable device to survey")
+        raise LabctlError(f"lab {lab.name!r} has no sensor to survey")
     if lab.store is None:
         raise LabctlError("a survey records into the store, but this lab was built without one")
     (uid,) = lab.RE(bp.count(devices, num=readings), purpose="survey")

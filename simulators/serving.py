@@ -211,6 +211,11 @@ class ServedTwin:
         """The address the driver uses (valid after :meth:`start`)."""
         return self._address
 
+    @property
+    def running(self) -> bool:
+        """Whether the twin is serving."""
+        return self.server.running
+
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 = a free port) and return the driver's address."""
         self._address = self._address_for(host, self.server.start(host, port))

@@ -108,7 +108,7 @@ def test_shell_starts_ipython_with_the_lab(sim_lab_config: Path) -> None:
         child.expect("glovebox")
         child.expect(r"In \[1\]")
         child.sendline("sorted(lab.devices), RE.state")
-        child.expect(r"\['glovebox', 'room'\], 'idle'")
+        child.expect(r"\['glovebox', 'potentiostat', 'room'\], 'idle'")
         child.sendline("glovebox.o2.get() < 2")
         child.expect("True")
         child.sendline("%ct")

@@ -105,9 +105,9 @@ def test_a_twin_may_only_serve_on_loopback(tmp_path: Path) -> None:
         Lab.from_config(write_config(tmp_path, document), with_store=False)
 
 
-def test_readable_devices_and_repr(sim_lab_config: Path) -> None:
+def test_sensors_and_repr(sim_lab_config: Path) -> None:
     with Lab.from_config(sim_lab_config, with_store=False) as lab:
-        assert [device.name for device in lab.readable_devices()] == ["glovebox", "room"]
+        assert [device.name for device in lab.sensors()] == ["glovebox", "room"]
         assert "glovebox" in repr(lab)
         state: Any = lab.RE.state
         assert state == "idle"
