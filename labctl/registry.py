@@ -42,11 +42,15 @@ _BUILTIN_DEVICES: dict[str, str] = {
     "environment-sensor:opcua": "labctl.devices.environment:EnvironmentSensor",
     "potentiostat:scpi": "labctl.devices.potentiostat.device:Potentiostat",
     "potentiostat:methodscript": "labctl.devices.potentiostat.device:Potentiostat",
+    "syringe-pump:cavro": "labctl.devices.dispensing.pump:SyringePump",
+    "balance:mtsics": "labctl.devices.dispensing.balance:Balance",
 }
 _BUILTIN_TWINS: dict[str, str] = {
     "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",
     "scpi-smu": "labctl.simulators.scpi_smu.twin:ScpiSmuTwin",
     "methodscript": "labctl.simulators.methodscript.twin:MethodScriptTwin",
+    "cavro": "labctl.simulators.cavro.twin:CavroTwin",
+    "mtsics": "labctl.simulators.mtsics.twin:MtSicsTwin",
 }
 # Campaign building blocks: experiment kinds (a factory returning the plan and its reducer) and
 # optimizer kinds (a class with ``from_campaign(section)``).

@@ -198,6 +198,8 @@ class ServedTwin:
     server: TcpTwinServer
     name: str
     instrument_faults: frozenset[str] = frozenset({"instrument_error"})
+    chaos_instrument_faults: frozenset[str] | None = None
+    """The instrument faults chaos mode may start (``None``: all of them)."""
     _address = ""
 
     def _address_for(self, host: str, port: int) -> str:
@@ -241,12 +243,16 @@ class ServedTwin:
             self._instrument_fault(None)
         elif fault in self.instrument_faults:
             self._instrument_fault(fault)
-        else:
+        elif fault in ("drop", "silence", "garbage"):
             self.server.inject(fault)  # type: ignore[arg-type]
+        else:
+            known = sorted({"drop", "silence", "garbage"} | self.instrument_faults)
+            raise ValueError(f"twin {self.name!r} offers no {fault!r} fault; it has {known}")
 
     def chaos_faults(self) -> frozenset[str]:
         """Faults chaos mode may inject."""
-        return self.server.chaos_faults() | self.instrument_faults
+        chaos = self.chaos_instrument_faults
+        return self.server.chaos_faults() | (self.instrument_faults if chaos is None else chaos)
 
     def begin_fault(self, kind: str, rng: object = None) -> Callable[[], None]:
         """Start fault ``kind`` now; the returned function ends it."""

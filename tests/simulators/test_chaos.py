@@ -85,8 +85,8 @@ def test_a_chaos_config_makes_the_lab_misbehave(tmp_path: Path) -> None:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             injected = list(lab.chaos.log)
-            if {fault.twin for fault in injected} == {"glovebox", "room"}:
+            if {fault.twin for fault in injected} == {"glovebox", "room", "potentiostat"}:
                 break
             time.sleep(0.1)
-    assert {fault.twin for fault in injected} == {"glovebox", "room"}
+    assert {fault.twin for fault in injected} == {"glovebox", "room", "potentiostat"}
     assert lab.chaos._thread is None  # stopped with the lab

@@ -1,0 +1,1 @@
+"""Dispensing: syringe pumps (Cavro DT protocol), an analytical balance (MT-SICS), recipes."""

@@ -1,0 +1,1 @@
+"""Simulated Tecan Cavro XCalibur/Centris syringe pumps (DT protocol) over the shared world."""

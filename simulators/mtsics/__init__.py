@@ -1,0 +1,1 @@
+"""Simulated Mettler-Toledo MT-SICS analytical balance weighing the shared world's vials."""
