@@ -42,6 +42,7 @@ _BUILTIN_DEVICES: dict[str, str] = {
     "environment-sensor:opcua": "labctl.devices.environment:EnvironmentSensor",
     "potentiostat:scpi": "labctl.devices.potentiostat.device:Potentiostat",
     "potentiostat:methodscript": "labctl.devices.potentiostat.device:Potentiostat",
+    "stage:grbl": "labctl.devices.stage.device:Stage",
     "syringe-pump:cavro": "labctl.devices.dispensing.pump:SyringePump",
     "balance:mtsics": "labctl.devices.dispensing.balance:Balance",
 }
@@ -49,6 +50,7 @@ _BUILTIN_TWINS: dict[str, str] = {
     "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",
     "scpi-smu": "labctl.simulators.scpi_smu.twin:ScpiSmuTwin",
     "methodscript": "labctl.simulators.methodscript.twin:MethodScriptTwin",
+    "grbl": "labctl.simulators.grbl.twin:GrblTwin",
     "cavro": "labctl.simulators.cavro.twin:CavroTwin",
     "mtsics": "labctl.simulators.mtsics.twin:MtSicsTwin",
 }

@@ -1,0 +1,1 @@
+"""Motion stages: a GRBL G-code controller driver and the ``Stage`` ophyd device."""
