@@ -342,7 +342,17 @@ def twin_serve(
         raise BadInput(f"unknown twin kind {kind!r}; known twins: {', '.join(twin_kinds())}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise BadInput(f"twins serve on loopback only; {host!r} is not a loopback address")
-    twin = twin_class(kind)(seed=seed, time_scale=time_scale)
+    from labctl.config import DeviceConfig
+    from labctl.simulators.world import World
+
+    # The twin a lab would start for a device that sets no options of its own.
+    device = DeviceConfig.model_validate(
+        {"kind": "standalone", "driver": "twin", "twin": {"kind": kind}}
+    )
+    assert device.twin is not None
+    twin = twin_class(kind).from_config(
+        kind, device, device.twin, seed=seed, time_scale=time_scale, world=World(seed)
+    )
     try:
         address = twin.start(host, port)
         out.print(f"{kind} twin serving at {address}", highlight=False)

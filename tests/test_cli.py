@@ -63,6 +63,13 @@ def test_unknown_twin_kind_exits_2() -> None:
     assert "unknown twin kind 'teapot'" in result.output
 
 
+@pytest.mark.parametrize("kind", ["scpi-smu", "methodscript", "cavro", "mtsics", "grbl"])
+def test_every_instrument_twin_serves_standalone(kind: str) -> None:
+    result = runner.invoke(app, ["twin", "serve", kind, "--duration", "0.2", "--time-scale", "0"])
+    assert result.exit_code == 0, result.output
+    assert f"{kind} twin serving at" in result.output
+
+
 def test_twin_serve_runs_standalone_and_answers() -> None:
     with subprocess.Popen(
         [*LABCTL, "twin", "serve", "opcua-environment", "--duration", "60", "--seed", "3"],
