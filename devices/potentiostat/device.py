@@ -155,7 +155,8 @@ class Potentiostat(Device):  # type: ignore[misc]
     def __init__(
         self, *, driver: PotentiostatDriver, limits: TechniqueLimits, **kwargs: Any
     ) -> None:
-        kwargs.setdefault("labels", {"detectors", "potentiostats"})
+        # Not "detectors": %ct counts those, and a potentiostat needs a technique set first.
+        kwargs.setdefault("labels", {"potentiostats"})
         super().__init__(**kwargs)
         self.driver = driver
         self.limits = limits
