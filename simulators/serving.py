@@ -48,6 +48,7 @@ class TcpTwinServer:
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._port = 0
         self.host = "127.0.0.1"
@@ -100,6 +101,13 @@ class TcpTwinServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        # Each connection's thread ends once its socket is closed; wait for them (bounded).
+        deadline = time.monotonic() + 5.0
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def inject(self, fault: Fault | None) -> None:
         """Make the wire misbehave from the next request on (``None`` clears a fault)."""
@@ -123,11 +131,13 @@ class TcpTwinServer:
                 connection, _ = listener.accept()
             except OSError:
                 return
+            worker = threading.Thread(
+                target=self._serve, args=(connection,), name=f"twin-{self.name}-conn", daemon=True
+            )
             with self._lock:
                 self._connections.add(connection)
-            threading.Thread(
-                target=self._serve, args=(connection,), name=f"twin-{self.name}-conn", daemon=True
-            ).start()
+                self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+            worker.start()
 
     def _serve(self, connection: socket.socket) -> None:
         session = self.session_factory()
