@@ -40,6 +40,10 @@ qserver_app = typer.Typer(help="Unattended operation on bluesky-queueserver (Red
 app.add_typer(qserver_app, name="qserver")
 schedule_app = typer.Typer(help="Campaigns at a time or on a cron recurrence, through the queue.")
 app.add_typer(schedule_app, name="schedule")
+shared_app = typer.Typer(help="The shared lab data service: PostgreSQL + a Tiled server.")
+app.add_typer(shared_app, name="shared")
+proxy_app = typer.Typer(help="Documents streamed live to remote consumers (bluesky's 0MQ proxy).")
+app.add_typer(proxy_app, name="proxy")
 
 # Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -141,6 +145,8 @@ def validate(
         else f"Tiled server {model.store.uri}"
     )
     out.print(f"store: {store}")
+    if model.publish is not None:
+        out.print(f"publish: documents live to the 0MQ proxy at {model.publish.proxy}")
     out.print(f"config hash: {loaded.hash[:16]}  [green]valid[/]")
 
 
@@ -663,6 +669,89 @@ def store_stop(config: ConfigArgument) -> None:
     loaded = load_config(config)
     pid = stop_server(loaded.store_directory)
     out.print(f"stopped store server pid {pid}" if pid else "no store server was running")
+
+
+SharedDirectory = Annotated[
+    Path, typer.Argument(help="The service's folder (PostgreSQL, arrays, Tiled's config).")
+]
+
+
+@shared_app.command("start")
+@_reports_errors
+def shared_start(
+    directory: SharedDirectory,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Tiled's port (0 = free).")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Where Tiled listens: 127.0.0.1, or 0.0.0.0 for the lab network.")
+    ] = "127.0.0.1",
+) -> None:
+    """Start PostgreSQL and a Tiled server on it in the background; print store.uri.
+
+    The API key is $TILED_API_KEY, else the one kept in DIRECTORY/api-key (made if missing).
+    """
+    import os
+
+    from labctl.tiled_server import KEY_FILE, SharedDataService
+
+    record = SharedDataService(directory).start(port=port or None, host=host)
+    key = "$TILED_API_KEY" if os.environ.get("TILED_API_KEY") else f"{record.directory}/{KEY_FILE}"
+    out.print(
+        f"Tiled (PID {record.pid}) at {record.uri} on PostgreSQL (PID {record.postgres_pid}, "
+        f"127.0.0.1:{record.postgres_port}); files in {record.directory}; API key: {key}\n"
+        f"lab config: store: {{kind: tiled, uri: {record.uri}, api_key_env: TILED_API_KEY}}",
+        highlight=False,
+    )
+
+
+@shared_app.command("status")
+@_reports_errors
+def shared_status(directory: SharedDirectory) -> None:
+    """Say whether the service in DIRECTORY answers."""
+    from labctl.tiled_server import SharedDataService
+
+    record = SharedDataService(directory).status()
+    if record is None:
+        out.print(f"no shared data service answers for {directory}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"Tiled (PID {record.pid}) at {record.uri}", highlight=False)
+
+
+@shared_app.command("stop")
+@_reports_errors
+def shared_stop(
+    directory: SharedDirectory,
+    remove: Annotated[bool, typer.Option("--remove", help="Also delete all its data.")] = False,
+) -> None:
+    """Stop the Tiled server and PostgreSQL by PID (the data are kept unless --remove)."""
+    from labctl.tiled_server import SharedDataService
+
+    service = SharedDataService(directory)
+    if remove:
+        service.remove()
+    else:
+        service.stop()
+    out.print("shared data service stopped" + (" and removed" if remove else ""))
+
+
+@proxy_app.command("serve")
+@_reports_errors
+def proxy_serve(
+    in_address: Annotated[
+        str, typer.Option("--in", help="Where labs publish (config publish.proxy).")
+    ] = "127.0.0.1:5577",
+    out_address: Annotated[
+        str, typer.Option("--out", help="Where consumers (RemoteDispatcher) subscribe.")
+    ] = "127.0.0.1:5578",
+) -> None:
+    """Run bluesky's 0MQ proxy in the foreground until Ctrl-C (use 0.0.0.0:PORT for a network)."""
+    from labctl.publish import serve_proxy
+
+    def ready(bound_in: str, bound_out: str) -> None:
+        out.print(f"0MQ proxy: labs publish to {bound_in}, consumers subscribe to {bound_out}")
+        sys.stdout.flush()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_proxy(in_address, out_address, on_ready=ready)
 
 
 def main() -> None:

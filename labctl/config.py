@@ -71,6 +71,7 @@ __all__ = [
     "LimitRange",
     "LoadedConfig",
     "OptimizerSection",
+    "PublishSection",
     "QuantityField",
     "SimulationSection",
     "StoreSection",
@@ -293,6 +294,25 @@ class StoreSection(_Strict):
         return self
 
 
+class PublishSection(_Strict):
+    """Documents streamed live to remote consumers through bluesky's 0MQ proxy.
+
+    The lab's RunEngine publishes every document to the proxy (``labctl proxy serve``), which
+    passes them on to any number of consumers (bluesky's ``RemoteDispatcher``: live plots,
+    analysis, another lab's writer). Documents are pickled, bluesky's default: consumers must
+    trust the proxy, so keep it on a lab network you trust.
+
+    Args:
+        proxy: the proxy's input address, ``HOST:PORT`` (what ``labctl proxy serve --in``
+            binds), e.g. ``127.0.0.1:5577``.
+        prefix: a tag on every message so consumers of a proxy shared by several labs can pick
+            this lab's documents (letters, digits, ``_.-``; empty: no tag).
+    """
+
+    proxy: str = Field(pattern=r"^[A-Za-z0-9_.\-]+:[0-9]{1,5}$")
+    prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.\-]*$")
+
+
 class ChaosSection(_Strict):
     """Chaos mode: every twin misbehaves at seeded random moments (reliability testing).
 
@@ -442,6 +462,7 @@ class LabConfig(_Strict):
 
     lab: LabSection
     store: StoreSection = Field(default_factory=StoreSection)
+    publish: PublishSection | None = None
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     safety: SafetySection = Field(default_factory=SafetySection)
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)

@@ -85,6 +85,12 @@ class Lab:
                 self._store_token = RewindSafeDispatcher(store.writer()).attach(self.RE)
             else:
                 self._store_token = self.RE.subscribe(store.writer())  # type: ignore[no-untyped-call]
+        self._unpublish: Any = None
+        if config.model.publish is not None:
+            from labctl.publish import attach_publisher
+
+            # Documents go live to the 0MQ proxy for remote consumers (see labctl.publish).
+            self._unpublish = attach_publisher(self.RE, config.model.publish, rewind=safety.rewind)
         self.claims: AddressClaims | None = None
         self.chaos: Any = None
         self.safety_watches: list[EnvironmentWatch] = []
@@ -155,6 +161,8 @@ class Lab:
             watch.stop()
         if self._store_token is not None:
             self.RE.unsubscribe(self._store_token)  # type: ignore[no-untyped-call]
+        if self._unpublish is not None:
+            self._unpublish()
         _close_all(self.devices, self.twins, self.store)
         if self.claims is not None:
             self.claims.release()

@@ -248,11 +248,15 @@ class Store:
             raise StoreError(
                 f"cannot reach the Tiled server at {uri} within {connect_timeout:g} s: {error}"
             ) from error
-        from tiled.client import from_uri
+        from tiled.client import Context, from_context
 
+        context = None
         try:
-            client = from_uri(uri, api_key=api_key)
+            context, path_parts = Context.from_any_uri(uri, api_key=api_key)
+            client = from_context(context, node_path_parts=path_parts)
         except Exception as error:
+            if context is not None:
+                context.close()  # a refused key must not leave the connection open
             raise StoreError(
                 f"cannot reach the Tiled server at {uri} (API key from ${api_key_env}"
                 f"{'' if api_key else ', which is not set'}): {error}"
