@@ -11,9 +11,11 @@ circuit.
 ``read()`` gives the curve as arrays — ``time`` (s), ``potential`` (V), ``current`` (A) and, for
 EIS, ``frequency`` (Hz), ``z_real`` and ``z_imag`` (Ω) — with their shape, dtype and units in
 ``describe()``, plus scalar summaries: ``points``, ``elapsed`` (s), ``charge`` (C, ∫I dt),
-``final_potential`` (V), ``final_current`` (A) and ``completed`` (1, or 0 when a pause or stop
-cut the technique short — with the RunEngine's rewind off, a paused technique's partial curve is
-what gets recorded, and reducers must know). Keys a technique does not produce are empty arrays
+``final_potential`` (V), ``final_current`` (A), ``interlock`` (what tripped: a short circuit or
+the compliance voltage, see :mod:`~labctl.devices.potentiostat.interlocks`; empty when nothing
+did) and ``completed`` (1, or 0 when a pause or stop cut the technique short — with the
+RunEngine's rewind off, a paused technique's partial curve is what gets recorded, and reducers
+must know). Keys a technique does not produce are empty arrays
 (NaN scalars), so every read of the device has the same keys.
 
 Drivers (``driver:`` in the config): ``methodscript`` (PalmSens EmStat family over a pyserial
@@ -34,6 +36,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labctl.config import DeviceConfig, QuantityField, issues_from_validation_error
 from labctl.devices.potentiostat.errors import TechniqueNotSupportedError
+from labctl.devices.potentiostat.interlocks import (
+    InterlockOptions,
+    InterlockTripped,
+    check_interlocks,
+)
 from labctl.devices.potentiostat.techniques import (
     Technique,
     TechniqueLimits,
@@ -68,6 +75,24 @@ class PotentiostatDriver(Protocol):
         """Run a technique; the arrays of its curve in SI units."""
 
 
+class TechniqueStatus(DeviceStatus):  # type: ignore[misc]
+    """A trigger's status whose text carries its failure.
+
+    The RunEngine records a failed status's text as the run's ``reason``; ophyd's own text is only
+    ``DeviceStatus(device=…, done=True, success=False)``, which says nothing about why.
+    """
+
+    def __repr__(self) -> str:
+        text: str = super().__repr__()
+        if self.done and not self.success:
+            error = self.exception(timeout=0)
+            if error is not None:
+                text += f": {error}"
+        return text
+
+    __str__ = __repr__
+
+
 class TechniqueStopped(LabctlError):
     """The technique was stopped early (stop, pause or abort); the cell is at open circuit."""
 
@@ -79,6 +104,8 @@ class PotentiostatOptions(BaseModel):
         electrode_area: working-electrode area (for current-density limits and summaries).
         visa_backend: PyVISA backend of the ``scpi`` driver (``"@py"`` = pyvisa-py).
         baudrate: serial baud rate of the ``methodscript`` driver (ignored for ``socket://``).
+        interlocks: what a short circuit or a reached compliance does (default: fail the
+            technique; see :mod:`labctl.devices.potentiostat.interlocks`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -86,6 +113,7 @@ class PotentiostatOptions(BaseModel):
     electrode_area: QuantityField | None = None
     visa_backend: str = "@py"
     baudrate: int = Field(default=230400, gt=0)
+    interlocks: InterlockOptions = Field(default_factory=InterlockOptions)
 
 
 _ARRAYS = {
@@ -151,15 +179,22 @@ class Potentiostat(Device):  # type: ignore[misc]
     final_potential = Component(MeasuredSignal, value=float("nan"), units="V", kind="hinted")
     final_current = Component(MeasuredSignal, value=float("nan"), units="A", kind="normal")
     completed = Component(MeasuredSignal, value=0, units="", kind="normal")
+    interlock = Component(MeasuredSignal, value="", units="", kind="normal")
 
     def __init__(
-        self, *, driver: PotentiostatDriver, limits: TechniqueLimits, **kwargs: Any
+        self,
+        *,
+        driver: PotentiostatDriver,
+        limits: TechniqueLimits,
+        interlocks: InterlockOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         # Not "detectors": %ct counts those, and a potentiostat needs a technique set first.
         kwargs.setdefault("labels", {"potentiostats"})
         super().__init__(**kwargs)
         self.driver = driver
         self.limits = limits
+        self.interlocks = interlocks or InterlockOptions()
         self._technique: Technique | None = None
         self._stop_event = threading.Event()
         self._stopped_cleanly = False
@@ -204,7 +239,7 @@ class Potentiostat(Device):  # type: ignore[misc]
         timeout = to_magnitude(config.timeout.read, "s")
         limits = TechniqueLimits.from_config(name, config.limits, options.electrode_area)
         driver = _DRIVERS[str(config.driver)](name, address, timeout, options, limits)
-        return cls(driver=driver, limits=limits, name=name)
+        return cls(driver=driver, limits=limits, interlocks=options.interlocks, name=name)
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self) -> None:
@@ -273,7 +308,7 @@ class Potentiostat(Device):  # type: ignore[misc]
         with the data so far; the RunEngine rewinds and runs it again on resume).
         """
         technique = self._technique
-        status = DeviceStatus(self)
+        status = TechniqueStatus(self)
         if technique is None:
             status.set_exception(
                 LabctlError(f"{self.name}: no technique set; set one first (bps.mv(pstat, CA(…)))")
@@ -303,6 +338,13 @@ class Potentiostat(Device):  # type: ignore[misc]
             status.set_exception(error)
             return
         self._publish(data, completed=not stop.is_set())
+        spec = technique.as_si()
+        compliance = spec.get("compliance_voltage") or self.limits.compliance_voltage
+        tripped, must_fail = check_interlocks(self.name, spec, data, self.interlocks, compliance)
+        self.interlock.put(tripped)
+        if must_fail:
+            status.set_exception(InterlockTripped(tripped))
+            return
         if stop.is_set() and not self._stopped_cleanly:
             status.set_exception(
                 TechniqueStopped(

@@ -413,3 +413,92 @@ def test_without_rewind_a_paused_technique_is_recorded_as_not_completed(
     (event,) = events
     assert event["data"]["pstat_completed"] == 0
     assert len(event["data"]["pstat_time"]) < 10
+
+
+def _shorting_rig(
+    driver: str, interlocks: dict[str, Any] | None = None
+) -> tuple[Any, Potentiostat]:
+    """A twin whose Li cell shorts through a dendrite after ≈ 10 s at −0.2 mA (a 20 nm gap)."""
+    from labctl.simulators.electrochem import CellState
+
+    cell = CellState(noise=0.0, electrode_gap=2e-8)
+    if driver == "scpi":
+        from labctl.simulators.electrochem import respond
+        from labctl.simulators.scpi_smu.cell import ResponseCell
+        from labctl.simulators.scpi_smu.twin import ScpiSmuTwin
+
+        twin: Any = ScpiSmuTwin(ResponseCell(respond, lambda: cell), seed=1)
+    else:
+        from labctl.simulators.methodscript.twin import MethodScriptTwin
+
+        twin = MethodScriptTwin(None, lambda: cell, seed=1)
+    twin.start()
+    config = _config(driver).model_copy(
+        update={"options": {"electrode_area": "0.5 cm**2", "interlocks": interlocks or {}}}
+    )
+    device = Potentiostat.from_config("pstat", config, twin.address)
+    device.connect()
+    return twin, device
+
+
+@pytest.mark.parametrize("driver", ["scpi", "methodscript"])
+def test_a_short_circuit_trips_the_interlock_and_fails_the_run(
+    driver: str, run_engine: Any
+) -> None:
+    from labctl.devices.potentiostat.interlocks import InterlockTripped
+
+    twin, device = _shorting_rig(driver)
+    stops: list[dict[str, Any]] = []
+    run_engine.subscribe(lambda name, doc: stops.append(doc) if name == "stop" else None)
+    try:
+        device.set(CP(current=Q(-0.2, "mA"), duration=Q(20, "s"), interval=Q(0.1, "s")))
+        with pytest.raises(Exception, match="pstat") as caught:
+            run_engine(bp.count([device]))
+        assert isinstance(caught.value.__cause__, InterlockTripped)
+        assert "short circuit at t = 1" in str(caught.value.__cause__)
+        assert stops[-1]["exit_status"] == "fail"
+        assert "short circuit" in stops[-1]["reason"]
+        assert "short circuit" in device.interlock.get()
+        assert twin.output_on is False
+    finally:
+        device.close()
+        twin.stop()
+
+
+def test_an_interlock_set_to_record_keeps_the_run_going() -> None:
+    twin, device = _shorting_rig("methodscript", {"short_circuit": {"action": "record"}})
+    try:
+        device.set(CP(current=Q(-0.2, "mA"), duration=Q(20, "s"), interval=Q(0.1, "s")))
+        device.trigger().wait(10)
+        assert "short circuit" in device.interlock.get()
+        device.set(OCV(duration=Q(1, "s"), interval=Q(0.1, "s")))
+        device.trigger().wait(10)
+        assert device.interlock.get() == ""
+    finally:
+        device.close()
+        twin.stop()
+
+
+def test_reaching_the_compliance_voltage_trips_the_interlock() -> None:
+    from labctl.devices.potentiostat.interlocks import InterlockTripped
+    from labctl.simulators.scpi_smu.twin import ScpiSmuTwin
+
+    twin = ScpiSmuTwin(seed=3)
+    twin.start()
+    device = Potentiostat.from_config("pstat", _config("scpi"), twin.address)
+    device.connect()
+    try:
+        # A strip long after the plated metal is gone: the potential runs to the compliance.
+        device.set(
+            CP(
+                current=Q(1, "mA"),
+                duration=Q(5, "s"),
+                interval=Q(0.1, "s"),
+                compliance_voltage=Q(2, "V"),
+            )
+        )
+        with pytest.raises(InterlockTripped, match="compliance voltage 2 V reached"):
+            device.trigger().wait(10)
+    finally:
+        device.close()
+        twin.stop()
