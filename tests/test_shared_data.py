@@ -177,3 +177,65 @@ def test_without_the_key_the_server_refuses(
     monkeypatch.setenv(KEY_ENV, "notthekey")
     with pytest.raises(StoreError, match=KEY_ENV):
         Store.external(service[1].uri, api_key_env=KEY_ENV)
+
+
+TWO_LABS_SCRIPT = """
+import sys
+import labctl.testing.toy_kinds  # noqa: F401 — registers the toy campaign kinds
+from labctl.campaign_runner import run_campaign
+from labctl.config import load_config
+from labctl.lab import Lab
+
+loaded = load_config(sys.argv[1])
+with Lab.from_config(loaded) as lab:
+    result = run_campaign(loaded, lab=lab)
+print(result.campaign_id, len(result.state.completed))
+"""
+
+
+def test_two_labs_write_one_server_at_once_and_keep_apart(
+    service: tuple[SharedDataService, SharedServerRecord],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two labs' campaigns, in two processes at the same time, into one Tiled server."""
+    import os
+    import subprocess
+    import sys
+
+    _, record = service
+    monkeypatch.setenv(KEY_ENV, KEY)
+    processes = {}
+    for name, seed in (("north", 11), ("south", 12)):
+        document = copy.deepcopy(sim_lab_document())
+        document["lab"]["name"] = name
+        document["store"] = {"kind": "tiled", "uri": record.uri, "api_key_env": KEY_ENV}
+        document["campaign"] = {**copy.deepcopy(CAMPAIGN), "name": name}
+        document["campaign"]["optimizer"] = {"kind": "toy-random", "seed": seed}
+        document["campaign"]["budget"] = {"experiments": 4}
+        folder = tmp_path / name
+        folder.mkdir()
+        config = write_config(folder, document)
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-P", "-c", TWO_LABS_SCRIPT, str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, KEY_ENV: KEY},
+        )
+    campaigns = {}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        campaign_id, completed = out.split()[-2:]
+        assert completed == "4"
+        campaigns[name] = campaign_id
+    with Store.external(record.uri, api_key_env=KEY_ENV) as store:
+        for name, campaign_id in campaigns.items():
+            runs = store.runs(campaign=campaign_id)
+            assert len(runs) == 4
+            assert {run.metadata["lab"] for run in runs} == {name}
+            assert {run.exit_status for run in runs} == {"success"}
+            assert sorted(run.metadata["iteration"] for run in runs) == [0, 1, 2, 3]
+            for run in runs:
+                assert len(store.run(run.uid).stream()) == 1
