@@ -204,6 +204,10 @@ class TwinConfig(_Strict):
 _ADDRESS_PATTERN = re.compile(r"^\S+$")
 
 
+COMPOSITE_DRIVER = "composite"
+"""The driver of a device made of other devices of the lab (no address, no twin of its own)."""
+
+
 class DeviceConfig(_Strict):
     """One instrument of the lab.
 
@@ -238,7 +242,7 @@ class DeviceConfig(_Strict):
 
     @model_validator(mode="after")
     def _reachable_somehow(self) -> DeviceConfig:
-        if self.address is None and self.twin is None:
+        if self.address is None and self.twin is None and self.driver != COMPOSITE_DRIVER:
             raise ValueError("a device needs an 'address', or a 'twin' to simulate it")
         return self
 

@@ -134,10 +134,12 @@ class Lab:
         try:
             addresses, world = _start_twins(config, twins, time_scale)
             for name, address in addresses.items():
-                claims.claim(name, address)
+                if address:  # a composite device has none
+                    claims.claim(name, address)
             for name, device_config in config.model.devices.items():
                 factory = device_class(device_config.kind, device_config.driver)
                 devices[name] = factory.from_config(name, device_config, addresses[name])
+            _bind_all(devices, config.data_directory)
             _connect_all(devices, config.model.devices)
             if with_store:
                 store = Store.for_config(config)
@@ -228,8 +230,8 @@ def _start_twins(
     world = None
     for name, device in config.model.devices.items():
         if device.twin is None:
-            assert device.address is not None  # guaranteed by DeviceConfig's validator
-            addresses[name] = device.address
+            # DeviceConfig's validator guarantees an address unless the device is a composite
+            addresses[name] = device.address or ""
             continue
         spec = device.twin
         if world is None:
@@ -281,6 +283,20 @@ def _twin_bind(name: str, device: DeviceConfig) -> tuple[str, int]:
             "remove 'address' or use 127.0.0.1"
         )
     return "127.0.0.1", parts.port or 0
+
+
+def _bind_all(devices: Mapping[str, Any], data_directory: Path) -> None:
+    """Let composite devices find the devices they use, after all are built, before connecting.
+
+    A device that has a ``bind(devices, *, data_directory)`` method gets the mapping name → device
+    of the whole lab and the lab's data directory (for state files); it raises
+    :class:`~labctl.errors.ConfigError` (with the key path) when a device it names is missing or
+    of the wrong kind.
+    """
+    for device in devices.values():
+        bind = getattr(device, "bind", None)
+        if callable(bind):
+            bind(devices, data_directory=data_directory)
 
 
 def _connect_all(devices: Mapping[str, Any], configs: Mapping[str, DeviceConfig]) -> None:

@@ -45,6 +45,7 @@ _BUILTIN_DEVICES: dict[str, str] = {
     "stage:grbl": "labctl.devices.stage.device:Stage",
     "syringe-pump:cavro": "labctl.devices.dispensing.pump:SyringePump",
     "balance:mtsics": "labctl.devices.dispensing.balance:Balance",
+    "dispensing-robot:composite": "labctl.devices.dispensing.robot:DispensingRobot",
 }
 _BUILTIN_TWINS: dict[str, str] = {
     "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",

@@ -1,0 +1,36 @@
+"""Plan stubs for the dispensing robot."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from bluesky import plan_stubs as bps
+from bluesky import plans as bp
+from bluesky.utils import Msg
+
+from labctl.devices.dispensing.recipe import Recipe
+
+__all__ = ["prepare"]
+
+
+def prepare(robot: Any, recipe: Recipe | Mapping[str, Any], vial: str) -> Generator[Msg, Any, str]:
+    """Prepare ``recipe`` in ``vial`` with ``robot``, then record the achieved composition.
+
+    The recipe is checked and solved before the first message (a bad recipe raises before the
+    run starts); the robot's ``set`` status is awaited, then one ``count`` reads the robot.
+
+    Returns:
+        the run's uid.
+    """
+    robot.plan(recipe)  # refuse a bad or infeasible recipe before anything moves
+
+    yield from bps.abs_set(robot, {"recipe": recipe, "vial": vial}, wait=True)
+    uid: str = yield from bp.count([robot], md={"vial": vial, "recipe": _record(recipe)})
+    return uid
+
+
+def _record(recipe: Recipe | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(recipe, Recipe):
+        return recipe.model_dump(mode="json")
+    return dict(recipe)
