@@ -40,6 +40,8 @@ qserver_app = typer.Typer(help="Unattended operation on bluesky-queueserver (Red
 app.add_typer(qserver_app, name="qserver")
 schedule_app = typer.Typer(help="Campaigns at a time or on a cron recurrence, through the queue.")
 app.add_typer(schedule_app, name="schedule")
+stock_app = typer.Typer(help="The dispensing robot's stock bottles: what is left, refills.")
+app.add_typer(stock_app, name="stock")
 shared_app = typer.Typer(help="The shared lab data service: PostgreSQL + a Tiled server.")
 app.add_typer(shared_app, name="shared")
 proxy_app = typer.Typer(help="Documents streamed live to remote consumers (bluesky's 0MQ proxy).")
@@ -522,6 +524,74 @@ def approve(
         campaign, iteration, "rejected" if reject else "approved", by
     )
     out.print(f"{campaign} #{iteration} {decided.decision} by {decided.by}", highlight=False)
+
+
+def _inventory(config: Path, robot: str | None) -> Any:
+    """The inventory of the lab's dispensing robot (``robot`` names it when there are several)."""
+    from labctl.config import load_config
+    from labctl.devices.dispensing.inventory import Inventory
+    from labctl.devices.dispensing.robot import DispensingRobotOptions
+
+    loaded = load_config(config)
+    robots = {
+        name: device
+        for name, device in loaded.model.devices.items()
+        if device.kind == "dispensing-robot"
+    }
+    if robot is not None:
+        robots = {name: device for name, device in robots.items() if name == robot}
+    if len(robots) != 1:
+        known = ", ".join(sorted(robots)) or "none"
+        raise BadInput(
+            f"{config}: name one dispensing robot with --robot (dispensing robots: {known})"
+        )
+    ((_, device),) = robots.items()
+    options = DispensingRobotOptions.model_validate(device.options)
+    path = Path(options.inventory)
+    if not path.is_absolute():
+        path = loaded.data_directory / path
+    return Inventory(path, options.stocks)
+
+
+RobotOption = Annotated[
+    str | None, typer.Option("--robot", help="The dispensing robot, if the lab has several.")
+]
+
+
+@stock_app.command("list")
+@_reports_errors
+def stock_list(config: ConfigArgument, robot: RobotOption = None) -> None:
+    """Each stock bottle: what is left, reserved, dispensed; low-stock warnings."""
+    inventory = _inventory(config, robot)
+    table = Table("stock", "left", "available", "dispensed", "refilled")
+    for stock, account in inventory.accounts().items():
+        table.add_row(
+            stock,
+            f"{inventory.volume(stock):.4g~P}",
+            f"{inventory.available(stock):.4g~P}",
+            f"{account.dispensed:.4g~P}",
+            f"{account.refilled:.4g~P}",
+        )
+    out.print(table)
+    for message in inventory.low_stock():
+        out.print(f"[yellow]{message}[/yellow]")
+
+
+@stock_app.command("refill")
+@_reports_errors
+def stock_refill(
+    config: ConfigArgument,
+    stock: Annotated[str, typer.Argument(help="The stock bottle refilled.")],
+    volume: Annotated[str, typer.Argument(help="The volume added, e.g. '250 mL'.")],
+    robot: RobotOption = None,
+) -> None:
+    """Record liquid poured into a stock bottle."""
+    inventory = _inventory(config, robot)
+    if stock not in inventory.definitions:
+        raise BadInput(f"no stock {stock!r}; stocks: {', '.join(sorted(inventory.definitions))}")
+    for message in inventory.refill(stock, volume):
+        out.print(f"[yellow]{message}[/yellow]")
+    out.print(f"{stock}: {inventory.volume(stock):.4g~P} left", highlight=False)
 
 
 def _schedule(config: Path) -> Any:

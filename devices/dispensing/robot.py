@@ -11,6 +11,7 @@ by the vial's name: the robot transfers ``stock → vial`` by name.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,7 @@ from labctl.units import to_magnitude, ureg
 __all__ = ["DispenseError", "DispensingRobot", "DispensingRobotOptions", "VialError"]
 
 VIAL_STATES = ("fresh", "used", "bad")
+_log = logging.getLogger(__name__)
 
 
 class DispenseError(LabctlError):
@@ -256,7 +258,10 @@ class DispensingRobot(Device):  # type: ignore[misc]
             if stop.is_set():
                 raise LabctlError(f"{self.name}: stopped while preparing {vial}")
             self.pumps[addition.stock].transfer(addition.volume, addition.stock, vial).wait()
-            self.inventory.consume(addition.stock, addition.volume, reservation=reservation)
+            for message in self.inventory.consume(
+                addition.stock, addition.volume, reservation=reservation
+            ):
+                _log.warning("%s: %s", self.name, message)  # low stock: refill soon
             after = to_magnitude(balance.weigh(), "g")
             delta, expected = after - before, to_magnitude(addition.mass, "g")
             measured.append((addition.stock, ureg.Quantity(delta, "g")))
