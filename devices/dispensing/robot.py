@@ -234,6 +234,8 @@ class DispensingRobot(Device):  # type: ignore[misc]
                 self.ok.put(True)
                 self.achieved = achieved
             except Exception as error:
+                # Liquid may have moved: a vial whose preparation did not finish is not used again.
+                self._mark(vial, "bad")
                 self.ok.put(False)
                 self.vial.put(vial)
                 status.set_exception(error)

@@ -164,3 +164,24 @@ def test_only_a_composite_device_may_go_without_address() -> None:
     assert DeviceConfig.model_validate({"kind": "dispensing-robot", "driver": "composite"})
     with pytest.raises(ValueError, match="address"):
         DeviceConfig.model_validate({"kind": "balance", "driver": "mtsics"})
+
+
+def test_stop_halts_a_preparation_and_fails_its_status(tmp_path: Path) -> None:
+    import time
+
+    prepare_store(tmp_path / "data" / "tiled")
+    document = lab_document()
+    for name in ("pump_salt", "pump_ec", "pump_dmc"):
+        document["devices"][name]["twin"]["time_scale"] = 1.0  # plunger moves take wall time
+    with Lab.from_config(write_config(tmp_path, document)) as lab:
+        robot = lab.devices["robot"]
+        status = robot.prepare(RECIPE, "A1")
+        time.sleep(0.3)
+        assert not status.done
+        started = time.monotonic()
+        robot.stop()
+        with pytest.raises(Exception):  # noqa: B017, PT011 — the stop error of whichever step ran
+            status.wait(10)
+        assert time.monotonic() - started < 5
+        assert not status.success
+        assert robot.vial_states()["A1"] == "bad"  # part-filled: never used again
