@@ -46,6 +46,7 @@ _BUILTIN_DEVICES: dict[str, str] = {
     "syringe-pump:cavro": "labctl.devices.dispensing.pump:SyringePump",
     "balance:mtsics": "labctl.devices.dispensing.balance:Balance",
     "dispensing-robot:composite": "labctl.devices.dispensing.robot:DispensingRobot",
+    "droplet-cell:composite": "labctl.devices.droplet.device:ScanningDropletCell",
 }
 _BUILTIN_TWINS: dict[str, str] = {
     "opcua-environment": "labctl.simulators.environment.twin:EnvironmentTwin",
@@ -54,6 +55,7 @@ _BUILTIN_TWINS: dict[str, str] = {
     "grbl": "labctl.simulators.grbl.twin:GrblTwin",
     "cavro": "labctl.simulators.cavro.twin:CavroTwin",
     "mtsics": "labctl.simulators.mtsics.twin:MtSicsTwin",
+    "droplet-cell": "labctl.simulators.droplet.twin:DropletCellTwin",
 }
 # Campaign building blocks: experiment kinds (a factory returning the plan and its reducer) and
 # optimizer kinds (a class with ``from_campaign(section)``).

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from labctl.simulators.electrochem.constants import FARADAY
 from labctl.simulators.electrochem.impedance import charge_transfer_resistance
+from labctl.simulators.electrochem.nucleation import nucleation_factor
 
 __all__ = ["CellState", "ElectrodeState"]
 
@@ -64,6 +65,9 @@ class ElectrodeState:
         probe_history: the redox probe's past current steps (start s, end s, current A — three
             arrays on the ``elapsed`` clock) while a potentiostatic run may still be continued.
         probe_potential: the last applied potential of that run, V.
+        nucleation_overpotential: the highest nucleation overpotential the present deposit has
+            seen, V (sets its nucleus density, :mod:`~labctl.simulators.electrochem.nucleation`;
+            0 on a bare electrode).
     """
 
     plated_charge: float = 0.0
@@ -80,6 +84,7 @@ class ElectrodeState:
         default=None, repr=False
     )
     probe_potential: float = math.nan
+    nucleation_overpotential: float = 0.0
 
     def reset_transport(self) -> None:
         """Forget the concentration profiles (fresh, uniform electrolyte)."""
@@ -99,9 +104,20 @@ class ElectrodeState:
         return float(steady + (self.modes.sum() if self.modes.size else 0.0))
 
     def dendrite_index(self, state: CellState) -> float:
-        """SURROGATE dendrite index DI = L_d/h_deposit (REFERENCES 2.4), dimensionless (0 bare)."""
+        """SURROGATE dendrite index DI = (L_d/h_deposit)·(N_ref/N_nuc)^κ (REFERENCES 2.4).
+
+        Dimensionless, 0 on a bare electrode; the nucleation factor is
+        :func:`labctl.simulators.electrochem.nucleation.nucleation_factor` (1 with the default
+        κ = 0).
+        """
         thickness = state.deposit_thickness(self.deposited_charge)
-        return self.dendrite_length / thickness if thickness > 0 else 0.0
+        if thickness <= 0:
+            return 0.0
+        return (
+            self.dendrite_length
+            / thickness
+            * nucleation_factor(state, self.nucleation_overpotential)
+        )
 
 
 @dataclass
@@ -154,6 +170,11 @@ class CellState:
         sei_loss: ε_SEI, fraction of plated charge lost to SEI on a smooth deposit.
         sei_area_factor: k_A, growth of the SEI loss with the dendrite index.
         dead_metal_loss: ε_dead, fraction lost as dead metal per unit dendrite index.
+        nucleation_barrier: b of the SURROGATE nucleation density N0·exp(−b/η²), V².
+        nucleation_floor: N_min/N0, the share of nucleation sites the substrate offers at any
+            overpotential (defects; bounds the nucleation factor by (N0/N_min)^κ).
+        nucleation_exponent: κ of the nucleation factor (N_ref/N_nuc)^κ (0: no nucleation
+            effect, the default).
         electrode_gap: distance to the counter electrode, m (a dendrite this long shorts).
         short_resistance: resistance of a shorted cell, Ω.
         default_compliance: largest |cell voltage| when a technique gives no compliance, V.
@@ -202,6 +223,9 @@ class CellState:
     sei_loss: float = 0.05
     sei_area_factor: float = 1.0
     dead_metal_loss: float = 0.1
+    nucleation_barrier: float = 0.0
+    nucleation_floor: float = 1e-3
+    nucleation_exponent: float = 0.0
     electrode_gap: float = 1e-4
     short_resistance: float = 0.5
     default_compliance: float = 10.0

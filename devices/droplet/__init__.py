@@ -1,0 +1,1 @@
+"""The scanning droplet cell: substrate site map and the composite ophyd device."""

@@ -1,0 +1,698 @@
+"""The scanning droplet cell: a stage, an electrolyte pump and a potentiostat as one device.
+
+A ``droplet-cell`` device (driver ``composite``) has no address of its own: its options name the
+lab's stage, syringe pump and potentiostat, and :meth:`ScanningDropletCell.bind` (called by the
+:class:`~labctl.lab.Lab` after every device is built, before connecting) finds them. It keeps
+the substrate's :class:`~labctl.devices.droplet.sites.SubstrateMap` (a JSON file in the lab's
+data directory), so no spot is ever used twice, across processes too.
+
+What it does (each returns an ophyd Status; the work runs on a worker thread):
+
+* :meth:`~ScanningDropletCell.move_to` — claim the site (fresh only), check the travel limits of
+  the lift and of the site *before anything moves*, lift to ``safe_z``, travel to the site;
+* :meth:`~ScanningDropletCell.flush` — push electrolyte through the cell head (pump ``transfer``
+  from ``flush_from`` to ``flush_to``);
+* :meth:`~ScanningDropletCell.land` — descend to ``approach_start`` and then step down by
+  ``approach_step``; after each step a tiny symmetric current probe (``contact``: ±I pulses, net
+  zero charge) asks the potentiostat whether a cell is there: a dry gap drives it to its
+  compliance, a landed droplet answers with a small voltage swing (the cell resistance dropped).
+  No contact down to ``land_limit`` is an error;
+* :meth:`~ScanningDropletCell.lift` — back to ``safe_z``;
+* :meth:`~ScanningDropletCell.experiment` — move to a fresh site, flush ``flush_volume``, land,
+  run the pulse train and the plate/strip, lift; the curves are in :attr:`results`.
+
+Safety. While landed a watcher polls the stage (every ``watch_interval``): the contact sensor on
+the controller's probe input (``Pn:P`` in GRBL's status) must stay triggered and the controller
+out of alarm. Loss of contact or an alarm stops the running technique, stops the pump and lifts;
+any failure (a stage alarm, lost contact, a refused move, no contact found, an instrument error)
+ends the same way — technique stopped, pump stopped, cell lifted (a stage in alarm is reset and
+unlocked first), the site marked ``failed`` — and the status fails with :class:`DropletError`
+naming the site, what was being done and why.
+
+In plans: ``bps.mv(cell, site)`` moves (``"fresh"`` or ``None`` = the next fresh site),
+``bps.mv(cell.flushed, 0.05)`` flushes 0.05 mL, ``bps.mv(cell.landed, 1)`` lands and
+``bps.mv(cell.landed, 0)`` lifts; the potentiostat measures with
+:func:`labctl.plans.techniques.measure`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from ophyd import Component, Device, Signal
+from ophyd.status import DeviceStatus, Status
+from pydantic import BaseModel, ValidationError
+
+from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.devices.dispensing.pump import SyringePump
+from labctl.devices.droplet.errors import ContactLost, DropletError
+from labctl.devices.droplet.options import ContactOptions, DropletCellOptions, SubstrateOptions
+from labctl.devices.droplet.sites import Site, SiteError, SubstrateMap
+from labctl.devices.potentiostat.device import Potentiostat
+from labctl.devices.potentiostat.interlocks import InterlockTripped
+from labctl.devices.potentiostat.techniques import PulseTrain, Technique, parse_technique
+from labctl.devices.stage.device import Stage
+from labctl.devices.stage.errors import StageAlarm
+from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.units import parse_quantity, to_magnitude, ureg
+
+__all__ = [
+    "ContactLost",
+    "ContactOptions",
+    "DropletCellOptions",
+    "DropletError",
+    "ScanningDropletCell",
+    "SubstrateOptions",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class Reading(Signal):  # type: ignore[misc]
+    """A reading described with its units (and precision for numbers)."""
+
+    def __init__(self, *args: Any, units: str = "", precision: int = 3, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.units = units
+        self.precision = precision
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """The data key with units and precision."""
+        description: dict[str, dict[str, Any]] = super().describe()
+        key = description[self.name]
+        key["units"] = self.units
+        if key.get("dtype") == "number":
+            key["precision"] = self.precision
+        return description
+
+
+class _ActionSignal(Reading):
+    """A reading whose ``set`` asks the cell to act (``landed``: land/lift; ``flushed``)."""
+
+    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._action = action
+
+    def set(self, value: Any, **kwargs: Any) -> Status:
+        """``bps.mv(cell.landed, 1)`` lands, ``0`` lifts; ``bps.mv(cell.flushed, mL)`` flushes."""
+        del kwargs
+        parent = self.parent
+        assert isinstance(parent, ScanningDropletCell)
+        if self._action == "land":
+            return parent.land() if value else parent.lift()
+        return parent.flush(ureg.Quantity(float(value), "mL") if _is_number(value) else value)
+
+
+class ScanningDropletCell(Device):  # type: ignore[misc]
+    """A scanning droplet cell (see the module docstring)."""
+
+    driver_names: ClassVar[tuple[str, ...]] = ("composite",)
+    Options: ClassVar[type[BaseModel]] = DropletCellOptions
+
+    site_row = Component(Reading, value=-1, kind="hinted")
+    site_column = Component(Reading, value=-1, kind="hinted")
+    site_x = Component(Reading, value=math.nan, units="mm", kind="normal")
+    site_y = Component(Reading, value=math.nan, units="mm", kind="normal")
+    site_state = Component(Reading, value="", kind="normal")
+    contact_z = Component(Reading, value=math.nan, units="mm", kind="normal")
+    landed = Component(_ActionSignal, value=0, action="land", kind="normal")
+    flushed = Component(
+        _ActionSignal, value=0.0, action="flush", units="m**3", precision=10, kind="normal"
+    )
+    phase = Component(Reading, value="idle", kind="normal")
+    fault = Component(Reading, value="", kind="normal")
+    substrate = Component(Signal, value="", kind="config")
+
+    def __init__(self, *, options: DropletCellOptions, **kwargs: Any) -> None:
+        kwargs.setdefault("labels", {"droplet_cells"})
+        super().__init__(**kwargs)
+        self.options = options
+        self.stage: Stage | None = None
+        self.pump: SyringePump | None = None
+        self.potentiostat: Potentiostat | None = None
+        self.sites: SubstrateMap | None = None
+        self.current_site: Site | None = None
+        self.results: dict[str, dict[str, np.ndarray]] = {}
+        """Curves of the last :meth:`experiment`: ``pulse_train`` and ``plate_strip``."""
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._busy = False
+        self._stop_event = threading.Event()
+        self._lost = threading.Event()
+        self._lost_reason = ""
+        self._watcher: threading.Thread | None = None
+        self._watch_stop = threading.Event()
+        self._safe_lock = threading.Lock()
+        self._is_landed = False
+        self.substrate.put(options.substrate.name)
+
+    # -- building ---------------------------------------------------------------------------------
+    @classmethod
+    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+        """Every problem with the options, with key paths."""
+        where = ("devices", name)
+        issues: list[ConfigIssue] = []
+        try:
+            DropletCellOptions.model_validate(config.options)
+        except ValidationError as error:
+            issues.extend(issues_from_validation_error(error, (*where, "options")))
+        if config.driver not in cls.driver_names:
+            issues.append(
+                ConfigIssue((*where, "driver"), "a droplet cell's driver is 'composite'", None)
+            )
+        if config.address is not None:
+            issues.append(
+                ConfigIssue(
+                    (*where, "address"),
+                    "a droplet cell has no address: it uses the devices its options name",
+                    config.address,
+                )
+            )
+        for limit in config.limits:
+            issues.append(
+                ConfigIssue(
+                    (*where, "limits", limit),
+                    "a droplet cell has no limits of its own: set them on its stage, pump and "
+                    "potentiostat",
+                )
+            )
+        return issues
+
+    @classmethod
+    def from_config(cls, name: str, config: DeviceConfig, address: str) -> ScanningDropletCell:
+        """Build the cell (not bound to its devices yet); ``address`` is unused."""
+        del address
+        issues = cls.check_config(name, config)
+        if issues:
+            raise ConfigError(f"devices.{name}", issues)
+        return cls(options=DropletCellOptions.model_validate(config.options), name=name)
+
+    def bind(self, devices: Mapping[str, Any], *, data_directory: Path | None = None) -> None:
+        """Find the stage, pump and potentiostat among the lab's devices; open the site map.
+
+        Args:
+            devices: the lab's devices by name.
+            data_directory: a relative ``state_file`` is relative to it.
+
+        Raises:
+            ConfigError: a named device is missing or of the wrong kind (with the key path).
+            SiteError: the site file describes another substrate.
+        """
+        keys = ("devices", self.name, "options")
+        issues: list[ConfigIssue] = []
+        found: dict[str, Any] = {}
+        for option, kind in (
+            ("stage", Stage),
+            ("pump", SyringePump),
+            ("potentiostat", Potentiostat),
+        ):
+            device_name = getattr(self.options, option)
+            device = devices.get(device_name)
+            if not isinstance(device, kind):
+                issues.append(ConfigIssue((*keys, option), _wrong(device, kind), device_name))
+            found[option] = device
+        if issues:
+            raise ConfigError(f"devices.{self.name}", issues)
+        self.stage, self.pump, self.potentiostat = (
+            found["stage"],
+            found["pump"],
+            found["potentiostat"],
+        )
+        substrate = self.options.substrate
+        path = Path(substrate.state_file or f"droplet/{substrate.name}.sites.json")
+        if data_directory is not None and not path.is_absolute():
+            path = Path(data_directory) / path
+        self.sites = SubstrateMap(
+            path,
+            rows=substrate.rows,
+            columns=substrate.columns,
+            pitch=to_magnitude(substrate.pitch, "mm"),
+            origin=(
+                to_magnitude(substrate.origin.get("x", ureg.Quantity(0, "mm")), "mm"),
+                to_magnitude(substrate.origin.get("y", ureg.Quantity(0, "mm")), "mm"),
+            ),
+            name=substrate.name,
+        )
+
+    def connect(self) -> None:
+        """Nothing to open (the devices it uses connect themselves); checks it is bound."""
+        self._parts()
+
+    def close(self) -> None:
+        """Stop any action; a landed cell is lifted."""
+        self.stop(success=False)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _parts(self) -> tuple[Stage, SyringePump, Potentiostat, SubstrateMap]:
+        if (
+            self.stage is None
+            or self.pump is None
+            or self.potentiostat is None
+            or self.sites is None
+        ):
+            raise LabctlError(f"{self.name}: not bound to its devices yet (call bind(devices))")
+        return self.stage, self.pump, self.potentiostat, self.sites
+
+    @property
+    def is_landed(self) -> bool:
+        """Whether the droplet is (believed) on the substrate."""
+        return self._is_landed
+
+    def next_site(self) -> Site:
+        """The site :meth:`move_to` would claim next (nothing is claimed).
+
+        Raises:
+            SiteError: no fresh site left.
+        """
+        _, _, _, sites = self._parts()
+        for site, state in sites.states().items():
+            if state == "fresh":
+                return site
+        raise SiteError(f"{self.name}: no fresh site left on {sites.name}")
+
+    # -- public actions ---------------------------------------------------------------------------
+    def set(self, value: Any) -> DeviceStatus:
+        """``bps.mv(cell, site)``: :meth:`move_to` (``"fresh"``/``None``: the next fresh site)."""
+        return self.move_to(None if value in (None, "fresh") else value)
+
+    def move_to(self, site: Site | tuple[int, int] | str | None = None) -> DeviceStatus:
+        """Claim ``site`` (default: the next fresh one), lift to safe Z and travel over it.
+
+        The site is claimed (marked ``used``) at once; the lift and the travel are checked
+        against the stage's limits before anything moves. A site the cell already holds may be
+        moved to again.
+
+        Raises:
+            SiteError: the site is not on the map or not fresh (nothing moves).
+        """
+        _, _, _, sites = self._parts()
+        chosen = None if site is None else sites.check(site)
+        if chosen is None or chosen != self.current_site:
+            chosen = sites.claim(chosen)
+            self._hold(chosen)
+        target = chosen
+        return self._spawn("move", lambda: self._move(target), site=target)
+
+    def land(self) -> DeviceStatus:
+        """Step down until the potentiostat sees a cell (see the module docstring)."""
+        return self._spawn("land", self._land, site=self.current_site)
+
+    def lift(self) -> DeviceStatus:
+        """Back up to safe Z (stops the contact watch first)."""
+        return self._spawn("lift", self._lift, site=self.current_site, safe_on_error=False)
+
+    def flush(self, volume: Any) -> DeviceStatus:
+        """Push ``volume`` of electrolyte through the head (pump ``flush_from`` → ``flush_to``)."""
+        quantity = parse_quantity(volume, "[volume]")
+        return self._spawn("flush", lambda: self._flush(quantity), site=self.current_site)
+
+    def experiment(
+        self,
+        site: Site | tuple[int, int] | str | None,
+        pulse_train: Technique | Mapping[str, Any],
+        strip: Technique | Mapping[str, Any],
+    ) -> DeviceStatus:
+        """Move to ``site`` (``None``: the next fresh one), flush, land, pulse, strip, lift.
+
+        The curves end up in :attr:`results` (``pulse_train``, ``plate_strip``); the site is
+        ``used`` on success and ``failed`` on any failure.
+
+        Raises:
+            SiteError: the site is not on the map or not fresh (nothing moves).
+            ConfigError: a technique mapping is invalid.
+        """
+        _, _, _, sites = self._parts()
+        pulses = parse_technique(pulse_train, source=f"{self.name}.pulse_train")
+        stripping = parse_technique(strip, source=f"{self.name}.strip")
+        chosen = sites.claim(None if site is None else sites.check(site))
+        self._hold(chosen)
+
+        def run() -> None:
+            self.results = {}
+            self._move(chosen)
+            volume = self.options.flush_volume
+            if to_magnitude(volume, "mL") > 0:
+                self._flush(volume)
+            self._land()
+            self.results["pulse_train"] = self._measure(pulses, "pulse_train")
+            self.results["plate_strip"] = self._measure(stripping, "plate_strip")
+            self._lift()
+
+        return self._spawn("experiment", run, site=chosen)
+
+    def stop(self, *, success: bool = False) -> None:
+        """Stop what runs. ``success=False`` (abort, failure) also makes a landed cell safe."""
+        self._stop_event.set()
+        worker = self._worker
+        running = worker is not None and worker.is_alive()
+        if running:
+            for part in (self.potentiostat, self.pump):
+                if part is not None:
+                    with contextlib.suppress(Exception):
+                        part.stop()
+            if worker is not threading.current_thread():
+                assert worker is not None
+                worker.join(timeout=to_magnitude(self.options.move_timeout, "s") + 30)
+        if not success and self._is_landed and self.stage is not None:
+            self._make_safe(self.current_site, "stopped while landed")
+
+    # -- work -------------------------------------------------------------------------------------
+    def _hold(self, site: Site) -> None:
+        _, _, _, sites = self._parts()
+        self.current_site = site
+        x, y = sites.position(site)
+        self.site_row.put(site.row)
+        self.site_column.put(site.column)
+        self.site_x.put(x)
+        self.site_y.put(y)
+        self.site_state.put(sites.state(site))
+
+    def _spawn(
+        self,
+        what: str,
+        action: Callable[[], None],
+        *,
+        site: Site | None,
+        safe_on_error: bool = True,
+    ) -> DeviceStatus:
+        status = DeviceStatus(self)
+        with self._lock:
+            if self._busy:
+                raise LabctlError(f"{self.name}: busy; wait for the previous action to finish")
+            self._busy = True
+            self._stop_event = threading.Event()
+
+            def run() -> None:
+                failure: DropletError | None = None
+                try:
+                    action()
+                    if self._lost.is_set() and self._is_landed:
+                        raise ContactLost(self._lost_reason)  # lost while e.g. flushing
+                except Exception as error:
+                    failure = self._failure(what, site, error, safe_on_error)
+                else:
+                    self.phase.put("idle" if not self._is_landed else "landed")
+                # Free before the status completes: a plan's next step may start at once.
+                with self._lock:
+                    self._busy = False
+                if failure is None:
+                    status.set_finished()
+                else:
+                    status.set_exception(failure)
+
+            self._worker = threading.Thread(
+                target=run, name=f"labctl-{self.name}-{what}", daemon=True
+            )
+            self._worker.start()
+        return status
+
+    def _failure(self, what: str, site: Site | None, error: Exception, safe: bool) -> DropletError:
+        lost = isinstance(error, ContactLost)
+        cause = self._lost_reason if lost and self._lost_reason else str(error)
+        state = self._make_safe(site, cause) if safe else "nothing else was changed"
+        where = f" at site {site}" if site is not None else ""
+        kind = ContactLost if lost else DropletError
+        failure = kind(f"{self.name}: {what}{where} failed: {cause}; {state}", site)
+        failure.__cause__ = error
+        return failure
+
+    def _make_safe(self, site: Site | None, reason: str) -> str:
+        """Stop technique and pump, lift (resetting an alarm), mark the site failed; say so."""
+        with self._safe_lock:
+            stage, pump, pstat, sites = self._parts()
+            self._stop_watch()
+            notes: list[str] = []
+            with contextlib.suppress(Exception):
+                pstat.stop()
+            notes.append("technique stopped")
+            try:
+                pump.stop()
+                notes.append("pump stopped")
+            except Exception as error:  # pragma: no cover - a pump that cannot even stop
+                notes.append(f"pump stop FAILED ({error})")
+            try:
+                z = self._lift_motion(stage, recover=True)
+                notes.append(f"cell lifted to z = {z:g} mm")
+            except Exception as error:
+                notes.append(f"cell could NOT be lifted ({error})")
+            if site is not None:
+                try:
+                    sites.mark(site, "failed")
+                    self.site_state.put("failed")
+                    notes.append(f"site {site} marked failed")
+                except Exception as error:  # pragma: no cover - the disk failed too
+                    notes.append(f"site {site} could NOT be marked failed ({error})")
+            message = f"{reason}; " + ", ".join(notes)
+            self.fault.put(message)
+            self.phase.put("failed")
+            _log.warning("%s: %s", self.name, message)
+            return ", ".join(notes)
+
+    def _move(self, site: Site) -> None:
+        stage, _, _, sites = self._parts()
+        x, y = sites.position(site)
+        feed = self._travel_feed(stage)
+        safe = to_magnitude(self.options.safe_z, "mm")
+        # Check the whole path before anything moves.
+        stage.limits.check(stage.name, (None, None, safe), feed)
+        stage.limits.check(stage.name, (x, y, None), feed)
+        self.phase.put("moving")
+        self._lift_motion(stage, recover=False)
+        self._wait(stage.move_to(x, y, None, feed=feed), "travel")
+        self.site_state.put(sites.state(site))
+
+    def _land(self) -> None:
+        stage, _, _, _ = self._parts()
+        if self.current_site is None:
+            raise DropletError(f"{self.name}: no site held; move to a site before landing")
+        options = self.options
+        start = to_magnitude(options.approach_start, "mm")
+        step = to_magnitude(options.approach_step, "mm")
+        limit = to_magnitude(options.land_limit, "mm")
+        feed = to_magnitude(options.approach_feed, "mm/min")
+        stage.limits.check(stage.name, (None, None, limit), feed)
+        self.phase.put("landing")
+        z = stage.position[2]
+        if not z <= start:
+            self._wait(stage.move_to(None, None, start, feed=self._travel_feed(stage)), "descent")
+            z = start
+        while True:
+            self._check_stop()
+            if self._probe_contact():
+                break
+            below = round(z - step, 6)
+            if below < limit - 1e-9:
+                raise DropletError(
+                    f"no electrical contact down to the landing limit z = {limit:g} mm (the "
+                    "droplet may be missing or the substrate lower than expected)"
+                )
+            self._wait(stage.move_to(None, None, below, feed=feed), "landing step")
+            z = below
+        self.contact_z.put(stage.position[2])
+        self._is_landed = True
+        self.landed.put(1)
+        self.phase.put("landed")
+        self._start_watch()
+
+    def _lift(self) -> None:
+        stage, _, _, _ = self._parts()
+        self._stop_watch()
+        self.phase.put("lifting")
+        self._lift_motion(stage, recover=False)
+
+    def _flush(self, volume: Any) -> None:
+        _, pump, _, _ = self._parts()
+        self.phase.put("flushing")
+        status = pump.transfer(volume, self.options.flush_from, self.options.flush_to)
+        self._wait(status, "flush")
+        self.flushed.put(to_magnitude(volume, "m**3"))
+
+    def _measure(self, technique: Technique, label: str) -> dict[str, np.ndarray]:
+        """Run one technique while watching the contact; its curve."""
+        _, _, pstat, _ = self._parts()
+        if not self._is_landed:
+            raise DropletError(f"{self.name}: not landed; land before measuring")
+        self.phase.put(f"measuring {label}")
+        pstat.set(technique)
+        status = pstat.trigger()
+        limit = time.monotonic() + technique.expected_duration() + self._timeout()
+        interval = to_magnitude(self.options.watch_interval, "s")
+        while not status.done:
+            if self._lost.is_set():
+                pstat.stop()
+                raise ContactLost(self._lost_reason)
+            if self._stop_event.is_set():
+                pstat.stop()
+                raise DropletError(f"{self.name}: stopped during {label}")
+            if time.monotonic() > limit:
+                pstat.stop()
+                raise DropletError(f"{self.name}: {label} did not finish in time")
+            with contextlib.suppress(Exception):
+                status.wait(interval)
+        error = status.exception(timeout=0)
+        if self._lost.is_set():
+            raise ContactLost(self._lost_reason)
+        if error is not None:
+            if isinstance(error, InterlockTripped) and not self._touching():
+                raise ContactLost(f"contact lost during {label} ({error})")
+            raise error
+        return {
+            name: np.array(getattr(pstat, name).get(), dtype=float)
+            for name in ("time", "potential", "current")
+        }
+
+    # -- contact ----------------------------------------------------------------------------------
+    def _probe_contact(self) -> bool:
+        """Whether the potentiostat sees a cell: a ± current probe with a small voltage swing."""
+        _, _, pstat, _ = self._parts()
+        probe = self.options.contact
+        technique = PulseTrain(
+            on_current=probe.current,
+            off_current=-probe.current,
+            on_time=probe.pulse,
+            off_time=probe.pulse,
+            cycles=probe.cycles,
+            compliance_voltage=probe.compliance,
+        )
+        pstat.set(technique)
+        status = pstat.trigger()
+        try:
+            status.wait(technique.expected_duration() + self._timeout())
+        except InterlockTripped:
+            return False  # a dry gap drives the probe to its compliance
+        potential = np.asarray(pstat.potential.get(), dtype=float)
+        if potential.size == 0:
+            return False
+        swing = float(potential.max() - potential.min())
+        return swing < to_magnitude(probe.swing, "V")
+
+    def _touching(self) -> bool:
+        """The contact sensor (stage probe input), asked now (``True`` when not watched)."""
+        stage, _, _, _ = self._parts()
+        if not self.options.watch_contact:
+            return True
+        try:
+            report = stage.driver.status()
+        except Exception:
+            return False
+        return "P" in report.pins and report.state != "Alarm"
+
+    def _start_watch(self) -> None:
+        self._lost.clear()
+        self._lost_reason = ""
+        if not self.options.watch_contact:
+            return
+        stop = self._watch_stop = threading.Event()
+        interval = to_magnitude(self.options.watch_interval, "s")
+
+        def watch() -> None:
+            stage, _, pstat, _ = self._parts()
+            while not stop.wait(interval):
+                try:
+                    report = stage.driver.status()
+                except Exception as error:
+                    alarm, touching = False, False
+                    reason = f"the stage stopped answering while landed ({error})"
+                else:
+                    alarm, touching = report.state == "Alarm", "P" in report.pins
+                    reason = (
+                        f"stage alarm ({report.state}) while landed"
+                        if alarm
+                        else "the droplet lost contact with the substrate"
+                    )
+                if touching and not alarm:
+                    continue
+                if stop.is_set():
+                    return
+                self._lost_reason = reason
+                self._lost.set()
+                if self._busy:
+                    with contextlib.suppress(Exception):
+                        pstat.stop()  # the worker raises ContactLost and makes the cell safe
+                else:
+                    threading.Thread(
+                        target=self._make_safe,
+                        args=(self.current_site, reason),
+                        name=f"labctl-{self.name}-safe",
+                        daemon=True,
+                    ).start()
+                return
+
+        self._watcher = threading.Thread(
+            target=watch, name=f"labctl-{self.name}-watch", daemon=True
+        )
+        self._watcher.start()
+
+    def _stop_watch(self) -> None:
+        self._watch_stop.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=5.0)
+        self._watcher = None
+
+    # -- motion -----------------------------------------------------------------------------------
+    def _lift_motion(self, stage: Stage, *, recover: bool) -> float:
+        """Go up to safe Z (never down); with ``recover``, reset and unlock an alarmed stage."""
+        safe = to_magnitude(self.options.safe_z, "mm")
+        feed = self._travel_feed(stage)
+        if recover:
+            self._recover(stage)
+        z = stage.position[2]
+        if not (math.isfinite(z) and z >= safe - 1e-6):
+            try:
+                self._wait(stage.move_to(None, None, safe, feed=feed), "lift")
+            except StageAlarm:
+                if not recover:
+                    raise
+                self._recover(stage)
+                self._wait(stage.move_to(None, None, safe, feed=feed), "lift")
+        self._is_landed = False
+        self.landed.put(0)
+        return float(stage.position[2])
+
+    def _recover(self, stage: Stage) -> None:
+        """Bring an alarmed controller back to Idle: soft reset, then unlock (``$X``)."""
+        try:
+            report = stage.driver.status()
+        except Exception:
+            report = None
+        if report is None or report.state != "Alarm":
+            return
+        with contextlib.suppress(Exception):
+            stage.driver.soft_reset()
+        self._wait(stage.unlock(), "unlock")
+
+    def _travel_feed(self, stage: Stage) -> float:
+        chosen = self.options.travel_feed
+        return stage.feed if chosen is None else to_magnitude(chosen, "mm/min")
+
+    def _timeout(self) -> float:
+        return to_magnitude(self.options.move_timeout, "s")
+
+    def _wait(self, status: Status, what: str) -> None:
+        try:
+            status.wait(self._timeout())
+        except TimeoutError:
+            raise DropletError(f"{self.name}: {what} did not finish in time") from None
+
+    def _check_stop(self) -> None:
+        if self._stop_event.is_set():
+            raise DropletError(f"{self.name}: stopped")
+
+
+def _wrong(device: object, kind: type) -> str:
+    if device is None:
+        return "no such device in the lab"
+    return f"must name a {kind.__name__}, not a {type(device).__name__}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,1 @@
+"""The scanning droplet cell in the simulated world (see :mod:`.world`)."""
