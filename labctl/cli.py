@@ -46,6 +46,8 @@ shared_app = typer.Typer(help="The shared lab data service: PostgreSQL + a Tiled
 app.add_typer(shared_app, name="shared")
 proxy_app = typer.Typer(help="Documents streamed live to remote consumers (bluesky's 0MQ proxy).")
 app.add_typer(proxy_app, name="proxy")
+opcua_app = typer.Typer(help="The lab's OPC UA status server (read-only unless configured).")
+app.add_typer(opcua_app, name="opcua")
 
 # Tables are wide; when the output is a file or a pipe, do not fold them to 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -822,6 +824,68 @@ def proxy_serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         serve_proxy(in_address, out_address, on_ready=ready)
+
+
+@opcua_app.command("serve")
+@_reports_errors
+def opcua_serve(
+    config: ConfigArgument,
+    duration: Annotated[
+        float | None, typer.Option(min=0.0, help="Stop after this many seconds.")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Override status_server.port (0 = a free port)."),
+    ] = None,
+    campaign: Annotated[
+        bool,
+        typer.Option(
+            "--campaign", help="Also run the config's campaign (OPC UA's Pause/Resume/Abort act)."
+        ),
+    ] = False,
+) -> None:
+    """Build the lab and serve its status over OPC UA until Ctrl-C (or --duration)."""
+    from labctl.config import StatusServerSection, load_config
+    from labctl.lab import Lab
+    from labctl.registry import validate_lab_config
+    from labctl.status_server import StatusServer
+    from labctl.status_server.security import passwords_from_environment
+
+    loaded = load_config(config)
+    validate_lab_config(loaded)
+    options = loaded.model.status_server or StatusServerSection()
+    if port is not None:
+        options = options.model_copy(update={"port": port})
+    passwords_from_environment(options.users, loaded.source)  # before starting any twin
+    if campaign and loaded.model.campaign is None:
+        raise BadInput(f"{loaded.source} has no campaign section to run")
+    with Lab.from_config(loaded, with_store=campaign) as lab:
+        server = StatusServer(lab, options)
+        try:
+            endpoint = server.start()
+            mode = "writable (Pause/Resume/Abort for users)" if options.writable else "read-only"
+            out.print(
+                f"OPC UA status server of {lab.name} at {endpoint} ({mode}, security "
+                f"{options.security})",
+                highlight=False,
+            )
+            sys.stdout.flush()
+            deadline = None if duration is None else time.monotonic() + duration
+            if campaign:
+                from labctl.campaign_runner import campaign_plan
+
+                identifier, plan = campaign_plan(loaded, lab=lab, on_record=server.on_record)
+                out.print(f"campaign {identifier} running", highlight=False)
+                server.control.run(plan)
+                done = server.publisher.value(
+                    "Lab/RunEngine/ProgramManager/ActiveProgram/ExperimentsDone"
+                )
+                out.print(f"campaign {identifier} ended: {done} experiments", highlight=False)
+            with contextlib.suppress(KeyboardInterrupt):
+                while deadline is None or time.monotonic() < deadline:
+                    time.sleep(0.2)
+        finally:
+            server.stop()
 
 
 def main() -> None:

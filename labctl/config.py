@@ -74,6 +74,7 @@ __all__ = [
     "PublishSection",
     "QuantityField",
     "SimulationSection",
+    "StatusServerSection",
     "StoreSection",
     "TwinConfig",
     "config_hash",
@@ -334,6 +335,75 @@ class ChaosSection(_Strict):
     seed: int | None = None
 
 
+class StatusServerSection(_Strict):
+    """The lab's OPC UA status server (``labctl opcua serve``; see :mod:`labctl.status_server`).
+
+    Args:
+        host: the address to listen on (loopback by default; ``0.0.0.0`` for the lab network).
+        port: the TCP port (4840 is OPC UA's registered port; 0 picks a free one).
+        writable: offer the methods Pause, PauseNow, Resume and Abort of the RunEngine, to
+            authenticated ``users`` only; anonymous clients can always browse and read only.
+        users: user name → the environment variable holding that user's password.
+        security: ``none`` (no encryption) or ``Basic256Sha256`` (Sign & Encrypt only).
+        certificate: the server's X.509 certificate (PEM or DER; ``Basic256Sha256`` only);
+            relative paths are relative to the config file.
+        private_key: the certificate's private key (PEM, unencrypted).
+        trusted_clients: client certificates accepted on the encrypted endpoint; empty
+            accepts any client certificate (the channel is still encrypted).
+        period: how often sensors are read for the status tree.
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    port: int = Field(default=4840, ge=0, le=65535)
+    writable: bool = False
+    users: dict[str, str] = Field(default_factory=dict)
+    security: Literal["none", "Basic256Sha256"] = "none"
+    certificate: Path | None = None
+    private_key: Path | None = None
+    trusted_clients: list[Path] = Field(default_factory=list)
+    period: Duration = Field(default_factory=lambda: ureg.Quantity(1.0, "s"))
+
+    @field_validator("users")
+    @classmethod
+    def _user_names(cls, users: dict[str, str]) -> dict[str, str]:
+        for name, variable in users.items():
+            if not name.strip():
+                raise ValueError("a user name cannot be empty")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+                raise ValueError(
+                    f"user {name!r}: {variable!r} is not an environment variable name; give the "
+                    "variable that holds the password, never the password itself"
+                )
+        return users
+
+    @field_validator("period")
+    @classmethod
+    def _positive_period(cls, value: Quantity) -> Quantity:
+        if value.to("s").magnitude <= 0:
+            raise ValueError(f"period must be positive, got {value:~P}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StatusServerSection:
+        if self.security == "Basic256Sha256" and (
+            self.certificate is None or self.private_key is None
+        ):
+            raise ValueError("security 'Basic256Sha256' needs 'certificate' and 'private_key'")
+        if self.security == "none" and (self.certificate or self.private_key):
+            raise ValueError("'certificate' and 'private_key' are only for 'Basic256Sha256'")
+        if self.trusted_clients and self.security == "none":
+            raise ValueError("'trusted_clients' are only checked with 'Basic256Sha256'")
+        if self.writable and not self.users:
+            raise ValueError("'writable: true' needs at least one entry in 'users'")
+        loopback = self.host in ("127.0.0.1", "localhost", "::1")
+        if self.writable and not loopback and self.security == "none":
+            raise ValueError(
+                "'writable: true' on a non-loopback host needs 'security: Basic256Sha256' "
+                "(passwords and commands must not cross the network in clear)"
+            )
+        return self
+
+
 class SimulationSection(_Strict):
     """Defaults for every twin of the lab.
 
@@ -469,6 +539,7 @@ class LabConfig(_Strict):
     publish: PublishSection | None = None
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     safety: SafetySection = Field(default_factory=SafetySection)
+    status_server: StatusServerSection | None = None
     devices: dict[str, DeviceConfig] = Field(default_factory=dict)
     campaign: CampaignSection | None = None
 
