@@ -145,7 +145,9 @@ def campaign_plan(
         ),
         history=history,
         failure_policy=FailurePolicy(
-            section.failure_policy.retry, section.failure_policy.max_consecutive
+            section.failure_policy.retry,
+            section.failure_policy.max_consecutive,
+            frozenset(section.failure_policy.stop_on),
         ),
         progress=(lambda _state: float(progress())) if callable(progress) else None,
         on_record=on_record,
@@ -180,7 +182,7 @@ def run_campaign(
     Raises:
         ConfigError: the config has no campaign section, or names unknown kinds.
         LabctlError: the lab has no store (a campaign's memory is its runs in the store).
-        CampaignStopped: too many failures in a row.
+        CampaignStopped: too many failures in a row, or a ``stop_on`` interlock tripped.
     """
     identifier, plan = campaign_plan(config, lab=lab, campaign_id=campaign_id, on_record=on_record)
     outcome: list[CampaignState] = []

@@ -454,16 +454,30 @@ class BudgetSection(_Strict):
     patience: int | None = Field(default=None, ge=1)
 
 
+InterlockName: TypeAlias = Literal[
+    "short_circuit", "compliance", "gravimetric_mismatch", "contact_lost", "stage_alarm"
+]
+"""A safety interlock's name (:data:`labctl.errors.INTERLOCKS`)."""
+
+
 class FailurePolicySection(_Strict):
     """What a campaign does when an experiment fails.
 
     Args:
         retry: ``once`` runs a failed proposal again; ``skip`` moves on.
         max_consecutive: failed attempts in a row that stop the campaign.
+        stop_on: safety interlocks that stop the campaign at once (the hardware is already
+            safe) instead of a retry or skip: ``short_circuit``, ``compliance``,
+            ``gravimetric_mismatch`` (a clogged pump), ``contact_lost``, ``stage_alarm``.
     """
 
     retry: Literal["once", "skip"] = "once"
     max_consecutive: int = Field(default=3, ge=1)
+    stop_on: list[
+        Literal[
+            "short_circuit", "compliance", "gravimetric_mismatch", "contact_lost", "stage_alarm"
+        ]
+    ] = Field(default_factory=list)
 
 
 class OptimizerSection(_Strict):

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "INTERLOCKS",
     "CommunicationError",
     "ConfigError",
     "ConfigIssue",
     "DeviceConnectionError",
     "DeviceTimeout",
+    "InterlockError",
     "InventoryError",
     "LabConnectError",
     "LabctlError",
@@ -173,6 +175,30 @@ class SafetyLimitError(LabctlError):
             f"{device}: {quantity} {requested} is outside the safety limit {limit}; "
             "nothing was sent to the instrument"
         )
+
+
+class InterlockError(LabctlError):
+    """A safety interlock ended an action, and the hardware was put in a safe state first.
+
+    ``interlock`` names which one (``short_circuit``, ``compliance``, ``gravimetric_mismatch``,
+    ``contact_lost``, ``stage_alarm``): a campaign's failure policy may stop on some of them
+    (``failure_policy.stop_on``) — a clogged pump needs a person — and skip or retry the others.
+
+    Args:
+        message: what tripped, where, and the state the hardware was left in.
+        interlock: the interlock's name (default: the class's).
+    """
+
+    interlock: str = "interlock"
+
+    def __init__(self, message: str, *, interlock: str | None = None) -> None:
+        super().__init__(message)
+        if interlock is not None:
+            self.interlock = interlock
+
+
+INTERLOCKS = ("short_circuit", "compliance", "gravimetric_mismatch", "contact_lost", "stage_alarm")
+"""Every interlock a device of labctl can trip (names for ``failure_policy.stop_on``)."""
 
 
 class InventoryError(LabctlError):

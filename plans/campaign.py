@@ -33,7 +33,7 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import FailedStatus, Msg
 
-from labctl.errors import LabctlError
+from labctl.errors import InterlockError, LabctlError
 from labctl.plans.rundata import DocumentRun, RunData
 
 __all__ = [
@@ -94,7 +94,7 @@ class ApprovalGate(Protocol):
 
 
 class CampaignStopped(LabctlError):
-    """The campaign stopped before its budget because too many experiments failed in a row."""
+    """The campaign stopped early: too many failures in a row, or a ``stop_on`` interlock."""
 
 
 @dataclass(frozen=True)
@@ -127,10 +127,14 @@ class FailurePolicy:
     Args:
         retry: ``"once"`` runs a failed proposal a second time; ``"skip"`` moves on.
         max_consecutive: stop the campaign after this many failed attempts in a row.
+        stop_on: interlocks (:data:`labctl.errors.INTERLOCKS`) that stop the campaign at once
+            instead: the hardware is already safe, and a person must look (a clogged pump would
+            only clog again, and waste stock, on a retry).
     """
 
     retry: Literal["once", "skip"] = "once"
     max_consecutive: int = 3
+    stop_on: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -146,6 +150,7 @@ class ExperimentRecord:
         uid: the run's uid (when a run was opened).
         reason: why it failed.
         idle: seconds the hardware waited for the recommender before this experiment.
+        interlock: the safety interlock that ended a failed attempt (``None``: none).
     """
 
     iteration: int
@@ -156,6 +161,7 @@ class ExperimentRecord:
     uid: str | None = None
     reason: str | None = None
     idle: float = 0.0
+    interlock: str | None = None
 
 
 @dataclass
@@ -312,12 +318,20 @@ def campaign(
                     consecutive_failures = 0
                     break
                 consecutive_failures += 1
-                if consecutive_failures >= policy.max_consecutive:
+                if consecutive_failures >= policy.max_consecutive or _halts(record, policy):
                     break
             assert record is not None
             # The recommender may still be thinking with this proposal pending: wait, then tell.
             yield from bps.wait_for([lambda future=proposal_future: asyncio.wrap_future(future)])
             recommender.tell([proposal], [record.outcome])
+            if _halts(record, policy):
+                state.stop_reason = f"interlock {record.interlock} tripped"
+                raise CampaignStopped(
+                    f"campaign {campaign_id} stopped: {state.stop_reason} "
+                    f"(failure_policy.stop_on); the hardware was left safe; {record.reason}. "
+                    "Resume it with "
+                    f"`labctl resume {campaign_id}` once the cause is cleared"
+                )
             if consecutive_failures >= policy.max_consecutive:
                 state.stop_reason = f"{consecutive_failures} failed attempts in a row"
                 raise CampaignStopped(
@@ -379,6 +393,11 @@ def _retryable(
     ]
 
 
+def _halts(record: ExperimentRecord, policy: FailurePolicy) -> bool:
+    """Whether a failed attempt's interlock stops the campaign (``stop_on``)."""
+    return record.status == "failed" and record.interlock in policy.stop_on
+
+
 def _done(result: Any) -> concurrent.futures.Future[Any]:
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     future.set_result(result)
@@ -426,7 +445,13 @@ def _attempt(
         # Readings of the failed run must never be replayed by a later rewind (outside any run).
         yield from bps.checkpoint()
         return ExperimentRecord(
-            iteration, attempt, inputs, "failed", uid=_run_uid(documents), reason=_reason(error)
+            iteration,
+            attempt,
+            inputs,
+            "failed",
+            uid=_run_uid(documents),
+            reason=_reason(error),
+            interlock=_interlock(error),
         )
     yield from bps.checkpoint()
     stop = next((document for name, document in documents if name == "stop"), None)
@@ -474,6 +499,23 @@ def _reason(error: BaseException) -> str:
         if cause is not None:
             return f"{type(cause).__name__}: {cause}"
     return f"{type(error).__name__}: {error}"
+
+
+def _interlock(error: BaseException) -> str | None:
+    """The name of the interlock behind ``error`` (a failed Status's cause, or its chain)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, InterlockError):
+            return current.interlock
+        if isinstance(current, FailedStatus) and current.args:
+            cause = getattr(current.args[0], "exception", lambda: None)()
+            if isinstance(cause, BaseException):
+                current = cause
+                continue
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _run_uid(documents: Documents) -> str | None:

@@ -352,6 +352,18 @@ def test_a_config_extends_another(tmp_path: Path) -> None:
             "campaign.space",
             "at least 1",
         ),
+        (
+            {
+                "name": "x",
+                "experiment": "e",
+                "space": {"a": 1},
+                "objectives": {"b": 1},
+                "budget": {"experiments": 5},
+                "failure_policy": {"stop_on": ["gravimetric_mismatch", "pump_on_fire"]},
+            },
+            "campaign.failure_policy.stop_on[1]",
+            "short_circuit",
+        ),
     ],
 )
 def test_bad_campaign_sections(

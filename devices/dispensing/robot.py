@@ -25,7 +25,7 @@ from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.inventory import Inventory
 from labctl.devices.dispensing.pump import PumpReading, SyringePump
 from labctl.devices.dispensing.recipe import Plan, Recipe, Stock, achieved_composition, solve
-from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, InterlockError, LabctlError
 from labctl.units import to_magnitude, ureg
 
 __all__ = ["DispenseError", "DispensingRobot", "DispensingRobotOptions", "VialError"]
@@ -34,8 +34,13 @@ VIAL_STATES = ("fresh", "used", "bad")
 _log = logging.getLogger(__name__)
 
 
-class DispenseError(LabctlError):
-    """A gravimetric check failed: the balance saw another mass than the pump should deliver."""
+class DispenseError(InterlockError):
+    """A gravimetric check failed: the balance saw another mass than the pump should deliver.
+
+    The interlock ``gravimetric_mismatch``: no further addition starts, the vial is marked bad.
+    """
+
+    interlock = "gravimetric_mismatch"
 
     def __init__(self, robot: str, vial: str, stock: str, expected: float, measured: float):
         self.vial, self.stock, self.expected, self.measured = vial, stock, expected, measured

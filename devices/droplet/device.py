@@ -53,7 +53,7 @@ from pydantic import BaseModel, ValidationError
 
 from labctl.config import DeviceConfig, issues_from_validation_error
 from labctl.devices.dispensing.pump import SyringePump
-from labctl.devices.droplet.errors import ContactLost, DropletError
+from labctl.devices.droplet.errors import ContactLost, DropletError, StageAlarmed
 from labctl.devices.droplet.options import ContactOptions, DropletCellOptions, SubstrateOptions
 from labctl.devices.droplet.sites import Site, SiteError, SubstrateMap
 from labctl.devices.potentiostat.device import Potentiostat
@@ -70,6 +70,7 @@ __all__ = [
     "DropletCellOptions",
     "DropletError",
     "ScanningDropletCell",
+    "StageAlarmed",
     "SubstrateOptions",
 ]
 
@@ -148,6 +149,7 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         self._stop_event = threading.Event()
         self._lost = threading.Event()
         self._lost_reason = ""
+        self._lost_alarm = False
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
         self._safe_lock = threading.Lock()
@@ -419,10 +421,32 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         cause = self._lost_reason if lost and self._lost_reason else str(error)
         state = self._make_safe(site, cause) if safe else "nothing else was changed"
         where = f" at site {site}" if site is not None else ""
-        kind = ContactLost if lost else DropletError
+        kind: type[DropletError] = DropletError
+        if (lost and self._lost_alarm) or _caused_by(error, StageAlarm):
+            kind = StageAlarmed
+        elif lost:
+            kind = ContactLost
         failure = kind(f"{self.name}: {what}{where} failed: {cause}; {state}", site)
         failure.__cause__ = error
         return failure
+
+    def _trip(self, site: Site | None, reason: str, alarm: bool) -> None:
+        """Lost contact or an alarm while a plan (not this device) drives the potentiostat.
+
+        The running technique fails with the interlock's error (so the run and the campaign
+        record say why), then the cell is made safe.
+        """
+        _, _, pstat, _ = self._parts()
+        kind = StageAlarmed if alarm else ContactLost
+        where = f" at site {site}" if site is not None else ""
+        cause = kind(
+            f"{self.name}: {reason}{where}; technique stopped, the cell is being made safe "
+            "(pump stopped, lifted, site marked failed)",
+            site,
+        )
+        with contextlib.suppress(Exception):
+            pstat.stop(cause=cause)
+        self._make_safe(site, reason)
 
     def _make_safe(self, site: Site | None, reason: str) -> str:
         """Stop technique and pump, lift (resetting an alarm), mark the site failed; say so."""
@@ -588,6 +612,7 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
     def _start_watch(self) -> None:
         self._lost.clear()
         self._lost_reason = ""
+        self._lost_alarm = False
         if not self.options.watch_contact:
             return
         stop = self._watch_stop = threading.Event()
@@ -613,14 +638,15 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
                 if stop.is_set():
                     return
                 self._lost_reason = reason
+                self._lost_alarm = alarm
                 self._lost.set()
                 if self._busy:
                     with contextlib.suppress(Exception):
                         pstat.stop()  # the worker raises ContactLost and makes the cell safe
                 else:
                     threading.Thread(
-                        target=self._make_safe,
-                        args=(self.current_site, reason),
+                        target=self._trip,
+                        args=(self.current_site, reason, alarm),
                         name=f"labctl-{self.name}-safe",
                         daemon=True,
                     ).start()
@@ -686,6 +712,18 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
     def _check_stop(self) -> None:
         if self._stop_event.is_set():
             raise DropletError(f"{self.name}: stopped")
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``error`` or anything in its chain of causes is a ``kind``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _wrong(device: object, kind: type) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from labctl.devices.droplet.sites import Site
-from labctl.errors import LabctlError
+from labctl.errors import InterlockError, LabctlError
 
-__all__ = ["ContactLost", "DropletError"]
+__all__ = ["ContactLost", "DropletError", "StageAlarmed"]
 
 
 class DropletError(LabctlError):
@@ -21,5 +21,13 @@ class DropletError(LabctlError):
         self.site = site
 
 
-class ContactLost(DropletError):
-    """The droplet lost contact with the substrate (or the stage alarmed) while landed."""
+class ContactLost(DropletError, InterlockError):
+    """The interlock ``contact_lost``: the droplet left the substrate while landed."""
+
+    interlock = "contact_lost"
+
+
+class StageAlarmed(DropletError, InterlockError):
+    """The interlock ``stage_alarm``: the stage's controller alarmed (a limit switch, a crash)."""
+
+    interlock = "stage_alarm"

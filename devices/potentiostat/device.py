@@ -198,6 +198,7 @@ class Potentiostat(Device):  # type: ignore[misc]
         self._technique: Technique | None = None
         self._stop_event = threading.Event()
         self._stopped_cleanly = False
+        self._stop_cause: BaseException | None = None
         self._worker: threading.Thread | None = None
 
     # -- building -----------------------------------------------------------------------------
@@ -322,6 +323,7 @@ class Potentiostat(Device):  # type: ignore[misc]
             return status
         self._stop_event = stop = threading.Event()
         self._stopped_cleanly = False
+        self._stop_cause = None
         self._worker = threading.Thread(
             target=self._run,
             args=(technique, stop, status),
@@ -340,12 +342,17 @@ class Potentiostat(Device):  # type: ignore[misc]
         self._publish(data, completed=not stop.is_set())
         spec = technique.as_si()
         compliance = spec.get("compliance_voltage") or self.limits.compliance_voltage
-        tripped, must_fail = check_interlocks(self.name, spec, data, self.interlocks, compliance)
+        tripped, must_fail, which = check_interlocks(
+            self.name, spec, data, self.interlocks, compliance
+        )
         self.interlock.put(tripped)
         if must_fail:
-            status.set_exception(InterlockTripped(tripped))
+            status.set_exception(InterlockTripped(tripped, interlock=which))
             return
         if stop.is_set() and not self._stopped_cleanly:
+            if self._stop_cause is not None:
+                status.set_exception(self._stop_cause)  # an interlock elsewhere stopped it
+                return
             status.set_exception(
                 TechniqueStopped(
                     f"{self.name}: {technique.kind} stopped after {len(data.get('time', []))} "
@@ -368,17 +375,20 @@ class Potentiostat(Device):  # type: ignore[misc]
         self.final_current.put(float(current[-1]) if len(current) else float("nan"))
         self.completed.put(int(completed))
 
-    def stop(self, *, success: bool = False) -> None:
+    def stop(self, *, success: bool = False, cause: BaseException | None = None) -> None:
         """Stop the running technique; return once the cell is at open circuit.
 
         ``success=True`` (what the RunEngine asks on pause and suspend, which rewind and re-run
         the technique) finishes the trigger's status with the data so far; ``success=False``
-        (abort, halt, a user's stop) fails it with :class:`TechniqueStopped`.
+        (abort, halt, a user's stop) fails it with :class:`TechniqueStopped`, or with ``cause``
+        when another device's interlock stopped it (a droplet that lost contact).
 
         Waits (bounded by the driver's own timeouts) for the driver to abort, so that when the
         RunEngine's abort, halt or pause returns, the instrument is no longer driving the cell.
         """
         self._stopped_cleanly = success
+        if cause is not None and not success:
+            self._stop_cause = cause
         self._stop_event.set()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():

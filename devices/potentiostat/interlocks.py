@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labctl.analysis import AnalysisError, detect_short_circuit
 from labctl.config import Duration
-from labctl.errors import LabctlError
+from labctl.errors import InterlockError
 from labctl.units import to_magnitude, ureg
 
 __all__ = ["InterlockOptions", "InterlockTripped", "check_interlocks"]
@@ -34,8 +34,11 @@ GALVANOSTATIC = frozenset({"cp", "pulse_train", "plate_strip"})
 """Techniques that source a current (the ones a short or the compliance can spoil)."""
 
 
-class InterlockTripped(LabctlError):
-    """A short circuit or the compliance voltage ended a technique; its curve is recorded."""
+class InterlockTripped(InterlockError):
+    """A short circuit or the compliance voltage ended a technique; its curve is recorded.
+
+    ``interlock`` is ``short_circuit`` or ``compliance``.
+    """
 
 
 class ShortCircuitOptions(BaseModel):
@@ -81,8 +84,8 @@ def check_interlocks(
     data: Mapping[str, np.ndarray],
     options: InterlockOptions,
     compliance_voltage: float | None,
-) -> tuple[str, bool]:
-    """What tripped (``""``: nothing) and whether the technique must fail.
+) -> tuple[str, bool, str]:
+    """What tripped (``""``: nothing), whether the technique must fail, and the interlock's name.
 
     Args:
         device: the device name, for the message.
@@ -92,12 +95,12 @@ def check_interlocks(
         compliance_voltage: the compliance in force, V (the technique's own, else the device's).
     """
     if technique.get("kind") not in GALVANOSTATIC:
-        return "", False
+        return "", False, ""
     time = np.asarray(data.get("time", ()), dtype=float)
     potential = np.asarray(data.get("potential", ()), dtype=float)
     current = np.asarray(data.get("current", ()), dtype=float)
     if len(time) < 3:
-        return "", False
+        return "", False, ""
     if compliance_voltage is not None and compliance_voltage > 0:
         at_limit = np.flatnonzero(np.abs(potential) >= 0.999 * compliance_voltage)
         if len(at_limit):
@@ -107,7 +110,7 @@ def check_interlocks(
                 f"{moment:.4g} s — the cell could not carry the current; the cell is at open "
                 "circuit"
             )
-            return reason, options.compliance.action == "fail"
+            return reason, options.compliance.action == "fail", "compliance"
     short = options.short_circuit
     try:
         moment_or_none = detect_short_circuit(
@@ -118,11 +121,11 @@ def check_interlocks(
             window=to_magnitude(short.window, "s"),
         )
     except AnalysisError:
-        return "", False
+        return "", False, ""
     if moment_or_none is None:
-        return "", False
+        return "", False, ""
     reason = (
         f"{device}: short circuit at t = {moment_or_none:.4g} s (the cell voltage collapsed by "
         f"more than {short.drop_fraction:.0%}); the cell is at open circuit"
     )
-    return reason, short.action == "fail"
+    return reason, short.action == "fail", "short_circuit"

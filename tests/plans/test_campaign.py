@@ -8,8 +8,13 @@ from typing import Any
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import pytest
+from ophyd import Signal
+from ophyd.status import Status
 
-from labctl.errors import DeviceTimeout
+from labctl.devices.dispensing.robot import DispenseError
+from labctl.devices.droplet.errors import ContactLost, StageAlarmed
+from labctl.devices.potentiostat.interlocks import InterlockTripped
+from labctl.errors import INTERLOCKS, DeviceTimeout, InterlockError
 from labctl.plans.campaign import (
     Budget,
     CampaignState,
@@ -304,3 +309,92 @@ def test_a_suspension_right_after_a_failed_experiment_does_not_replay_its_readin
         (0, 2, "completed"),
         (1, 1, "completed"),
     ]
+
+
+class _Tripping(Signal):  # type: ignore[misc]
+    """A device whose trigger fails the way a real one's does: a Status failed by an interlock."""
+
+    def trigger(self) -> Status:
+        status = Status(obj=self)
+        status.set_exception(
+            DispenseError("robot", "V01", "salt", expected=0.5, measured=0.1)  # a clog
+        )
+        return status
+
+
+def _tripping_experiment(calls: list[int]) -> Any:
+    tripping = _Tripping(name="robot")
+
+    def experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        calls.append(metadata["iteration"])
+
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            if metadata["iteration"] == 1:
+                yield from bps.trigger(tripping, wait=True)
+            yield from bps.trigger_and_read([detector])
+
+        return (yield from inner())
+
+    return experiment
+
+
+def test_an_interlock_listed_in_stop_on_stops_the_campaign_without_a_retry(
+    run_engine: Any,
+) -> None:
+    calls: list[int] = []
+    records: list[ExperimentRecord] = []
+    with pytest.raises(CampaignStopped, match="interlock gravimetric_mismatch tripped") as caught:
+        run_engine(
+            campaign(
+                RandomRecommender(),
+                _tripping_experiment(calls),
+                peak_height,
+                campaign_id="clog",
+                budget=Budget(5),
+                failure_policy=FailurePolicy(stop_on=frozenset({"gravimetric_mismatch"})),
+                on_record=lambda record, _state: records.append(record),
+            )
+        )
+    assert calls == [0, 1]  # no retry of the clogged preparation, nothing after it
+    assert "labctl resume clog" in str(caught.value)
+    assert "expected 0.5000 g" in str(caught.value)
+    failed = records[-1]
+    assert (failed.status, failed.interlock, failed.iteration) == (
+        "failed",
+        "gravimetric_mismatch",
+        1,
+    )
+
+
+def test_an_interlock_not_listed_is_retried_and_skipped_per_policy(run_engine: Any) -> None:
+    calls: list[int] = []
+    state = run(
+        run_engine,
+        campaign(
+            RandomRecommender(),
+            _tripping_experiment(calls),
+            peak_height,
+            campaign_id="short",
+            budget=Budget(3),
+            failure_policy=FailurePolicy(stop_on=frozenset({"short_circuit"})),
+        ),
+    )
+    assert calls == [0, 1, 1, 2]
+    assert [r.interlock for r in state.records if r.status == "failed"] == [
+        "gravimetric_mismatch",
+        "gravimetric_mismatch",
+    ]
+    assert all(r.interlock is None for r in state.records if r.status == "completed")
+
+
+def test_every_interlock_name_is_accepted_by_the_config() -> None:
+    from typing import get_args
+
+    from labctl.config import InterlockName
+
+    assert get_args(InterlockName) == INTERLOCKS
+    assert issubclass(InterlockTripped, InterlockError)
+    assert ContactLost.interlock == "contact_lost"
+    assert StageAlarmed.interlock == "stage_alarm"
+    assert DispenseError.interlock == "gravimetric_mismatch"
