@@ -126,6 +126,7 @@ class MethodScriptSession:
         self._script: list[str] | None = None
         self._sender: Callable[[bytes], None] | None = None
         self._runner: threading.Thread | None = None
+        self._busy = False
         self._abort = threading.Event()
         self._buffer = bytearray()
         self._wall_start = 0.0
@@ -144,8 +145,8 @@ class MethodScriptSession:
 
     @property
     def running(self) -> bool:
-        """Whether a streamed script is running."""
-        return self._runner is not None and self._runner.is_alive()
+        """Whether a streamed script is running (until its last line is on its way)."""
+        return self._busy
 
     # -- input --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> Iterable[bytes]:
@@ -202,6 +203,7 @@ class MethodScriptSession:
         if not streamed:
             return [b"".join(run.lines())]
         self._wall_start = time.monotonic()
+        self._busy = True
         self._runner = threading.Thread(
             target=self._stream, args=(run,), name=f"twin-{self.name}-script", daemon=True
         )
@@ -223,16 +225,22 @@ class MethodScriptSession:
             self._abort.wait(delay)
 
     def _stream(self, run: ScriptRun) -> None:
-        with contextlib.suppress(OSError):
-            try:
-                for chunk in run.lines():
-                    self._buffer.extend(chunk)
-                    if len(self._buffer) >= _FLUSH_BYTES:
-                        self._flush()
-            except Exception:  # a twin bug must reach the driver as an instrument error
-                log.exception("%s: the script run failed", self.name)
-                self._buffer.extend(b"!0001: Line 0\n\n")
-            self._flush()
+        try:
+            with contextlib.suppress(OSError):
+                try:
+                    for chunk in run.lines():
+                        self._buffer.extend(chunk)
+                        if len(self._buffer) >= _FLUSH_BYTES:
+                            self._flush()
+                except Exception:  # a twin bug must reach the driver as an instrument error
+                    log.exception("%s: the script run failed", self.name)
+                    self._buffer.extend(b"!0001: Line 0\n\n")
+                # Idle before the closing line leaves, as the instrument is: a driver that sends
+                # the next script as soon as it reads that line must not be told "busy" (!0006).
+                self._busy = False
+                self._flush()
+        finally:
+            self._busy = False
 
 
 def _no_pace(instrument_time: float) -> None:
