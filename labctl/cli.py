@@ -418,6 +418,17 @@ def qserver_stop(config: ConfigArgument) -> None:
     out.print("queue server stopped")
 
 
+@qserver_app.command("recover")
+@_reports_errors
+def qserver_recover(config: ConfigArgument) -> None:
+    """Replace a RE Worker that died; the campaign it ran is queued again and resumes."""
+    steps = _queue_server(config).recover_worker()
+    for step in steps:
+        out.print(step, highlight=False)
+    if not steps:
+        out.print("the RE Worker is alive (or no environment is open): nothing to do")
+
+
 @qserver_app.command("submit")
 @_reports_errors
 def qserver_submit(

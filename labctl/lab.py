@@ -142,7 +142,8 @@ class Lab:
             _bind_all(devices, config.data_directory)
             _connect_all(devices, config.model.devices)
             if with_store:
-                store = Store.for_config(config)
+                # The lab writes: in this process, so a killed store server cannot interrupt it.
+                store = Store.for_config(config, in_process=True)
             lab = cls(config, devices, twins, store, world)
             lab.chaos = _start_chaos(config, twins)
         except BaseException:

@@ -16,10 +16,23 @@ Every document goes to Tiled through bluesky's
 Read-back: :meth:`Store.runs` lists runs (searchable by start-document metadata, e.g. all runs of
 one campaign), :meth:`Store.run` gives one run whose streams are DataFrames with their units in
 ``DataFrame.attrs["units"]``.
+
+Crashes (see ``benchmarks/reliability.md``):
+
+* A store reached through its local server (:mod:`labctl.store_server`) checks before every
+  request that the server's process still lives; when it was killed, the store reopens itself in
+  this process and the read is done again — at once, instead of after Tiled's client has retried a
+  dead address for tens of seconds. A lab (a writer) never goes through the server
+  (``in_process``): a campaign must not depend on another process staying alive.
+* A run a crash interrupted has no stop document, and may have no stored readings or a curve file
+  cut short; reading it raises a :class:`~labctl.errors.StoreError` naming the run, the stream and
+  the cause. Every other run's data stays readable: each run has its own curve files, and the
+  SQLite catalog and table store roll back any transaction the crash left open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -27,12 +40,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from labctl.config import LoadedConfig
 from labctl.errors import StoreError
+from labctl.processes import process_alive
 
 if TYPE_CHECKING:
     from labctl.store_server import ServerRecord
@@ -47,6 +61,11 @@ _ARRAYS_FOLDER = "data"
 _CURVES_FOLDER = "curves"
 _READY_MARKER = ".labctl-store-ready"
 _init_lock = threading.Lock()
+_T = TypeVar("_T")
+
+
+class _ServerGone(StoreError):
+    """The process of the local store server this store was reading through has ended."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +97,12 @@ class Run:
 
     Args:
         node: the Tiled client node of the run.
+        store: the store it came from (to look the run up again if the store had to reopen).
     """
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Any, store: Store | None = None) -> None:
         self._node = node
+        self._store = store
         self.start: dict[str, Any] = dict(node.metadata.get("start") or {})
         self.stop: dict[str, Any] = dict(node.metadata.get("stop") or {})
 
@@ -103,11 +124,41 @@ class Run:
         per row. ``frame.attrs["units"]`` maps each column to its unit from the descriptor.
 
         Raises:
-            StoreError: the run has no such stream.
+            StoreError: the run has no such stream, or its readings cannot be read (a run a crash
+                interrupted may have none stored, or a curve file cut short).
         """
+        try:
+            return self._read_stream(name)
+        except _ServerGone:
+            if self._store is None:
+                raise
+            self._node = self._store.node(self.uid)  # the store reopened in this process
+            return self._read_stream(name)
+
+    def _read_stream(self, name: str) -> pd.DataFrame:
         if name not in self._node:
             raise StoreError(f"run {self.uid} has no stream {name!r}; it has {self.streams}")
-        stream = self._node[name]
+        try:
+            return self._stream_frame(self._node[name])
+        except StoreError:
+            raise
+        except Exception as error:
+            raise StoreError(self._unreadable(name, error)) from error
+
+    def _unreadable(self, name: str, error: Exception) -> str:
+        """Why stream ``name`` cannot be read, for a message."""
+        cause = f"{type(error).__name__}: {error}"
+        if not self.stop:
+            return (
+                f"run {self.uid} was interrupted (it has no stop document): its readings of "
+                f"stream {name!r} were not all stored ({cause})"
+            )
+        return (
+            f"run {self.uid}: stream {name!r} cannot be read — its stored data are damaged "
+            f"(e.g. a curve file cut short by a crash); other runs are not affected ({cause})"
+        )
+
+    def _stream_frame(self, stream: Any) -> pd.DataFrame:
         data_keys = stream.metadata.get("data_keys") or {}
         curves = [
             key
@@ -154,11 +205,13 @@ class Store:
         location: str,
         on_close: Callable[[], None],
         curves_folder: Path | None = None,
+        fallback: Path | None = None,
     ) -> None:
         self.client = client
         self.location = location
         self._on_close = on_close
         self.curves_folder = curves_folder
+        self._fallback = fallback
 
     @classmethod
     def embedded(cls, directory: str | Path) -> Store:
@@ -190,26 +243,41 @@ class Store:
         _quiet_tiled_logging()
         from tiled.client import from_uri
 
+        def server_alive(_request: Any) -> None:
+            # Before each request: a dead server is known at once, not after Tiled's retries.
+            if not process_alive(record.pid):
+                raise _ServerGone(
+                    f"the store server (pid {record.pid}) for {record.directory} has stopped"
+                )
+
         try:
             client = from_uri(record.uri, api_key=record.api_key)
         except Exception as error:
             raise StoreError(
                 f"the store server at {record.uri} did not answer: {error}"
             ) from error
+        http = client.context.http_client
+        hooks = dict(http.event_hooks)
+        http.event_hooks = {**hooks, "request": [*hooks.get("request", []), server_alive]}
         return cls(
             client,
             f"{record.directory} (served by pid {record.pid})",
             client.context.close,
             Path(record.directory) / _CURVES_FOLDER,
+            fallback=Path(record.directory),
         )
 
     @classmethod
-    def for_config(cls, config: LoadedConfig, *, start_server: bool = False) -> Store:
+    def for_config(
+        cls, config: LoadedConfig, *, start_server: bool = False, in_process: bool = False
+    ) -> Store:
         """Open the store a lab config names.
 
-        An embedded store is reached through its local server when one is running; otherwise it
-        is opened in this process, and with ``start_server`` a server is started in the
-        background (when the config's ``store.keep_server`` allows) so the next command is quick.
+        An embedded store is reached through its local server when one is running (unless
+        ``in_process``: a writer such as a lab's RunEngine opens it itself, so that killing the
+        server cannot interrupt it); otherwise it is opened in this process, and with
+        ``start_server`` a server is started in the background (when the config's
+        ``store.keep_server`` allows) so the next command is quick.
         """
         section = config.model.store
         if section.kind == "tiled":
@@ -218,9 +286,12 @@ class Store:
         directory = config.store_directory
         from labctl.store_server import running_server, spawn_server_once
 
-        record = running_server(directory)
+        record = None if in_process else running_server(directory)
         if record is not None:
-            return cls.served(record)
+            try:
+                return cls.served(record)
+            except StoreError as error:
+                _log.warning("%s; opening the store in this process", error)
         store = cls.embedded(directory)
         idle_timeout = section.keep_server.to("s").magnitude
         if start_server and idle_timeout > 0:
@@ -279,8 +350,41 @@ class Store:
 
         return ArraysToHdf5(self.curves_folder, writer)
 
+    def _reading(self, read: Callable[[], _T]) -> _T:
+        """``read()``, done again in this process if the store's server died meanwhile."""
+        try:
+            return read()
+        except _ServerGone as error:
+            if self._fallback is None:
+                raise
+            _log.warning("%s; reading the store in this process", error)
+            self._reopen_in_process(self._fallback)
+            return read()
+
+    def _reopen_in_process(self, directory: Path) -> None:
+        with contextlib.suppress(Exception):
+            self._on_close()  # the HTTP client of the dead server
+        reopened = Store.embedded(directory)
+        self.client, self.location = reopened.client, reopened.location
+        self._on_close, reopened._on_close = reopened._on_close, _nothing
+        self._fallback = None
+
+    def node(self, uid: str) -> Any:
+        """The Tiled node of run ``uid`` (exact uid).
+
+        Raises:
+            StoreError: no such run.
+        """
+
+        def look_up() -> Any:
+            if uid not in self.client:
+                raise StoreError(f"no run {uid!r} in the store at {self.location}")
+            return self.client[uid]
+
+        return self._reading(look_up)
+
     def __len__(self) -> int:
-        return len(self.client)
+        return self._reading(lambda: len(self.client))
 
     def runs(self, *, limit: int | None = None, **metadata: Any) -> list[RunSummary]:
         """Runs, newest first, whose start documents match ``metadata`` (``campaign="c1"``).
@@ -290,6 +394,9 @@ class Store:
             metadata: start-document keys and the values they must equal; nested keys with dots
                 (``**{"sample.name": "A1"}``).
         """
+        return self._reading(lambda: self._runs(limit, metadata))
+
+    def _runs(self, limit: int | None, metadata: Mapping[str, Any]) -> list[RunSummary]:
         from tiled.queries import Key
 
         container = self.client
@@ -305,7 +412,7 @@ class Store:
 
     def distinct(self, key: str) -> dict[Any, int]:
         """Distinct values of a start-document key over all runs, with their run counts."""
-        answer = self.client.distinct(f"start.{key}", counts=True)
+        answer = self._reading(lambda: self.client.distinct(f"start.{key}", counts=True))
         values = (answer.get("metadata") or {}).get(f"start.{key}") or []
         return {entry["value"]: int(entry.get("count") or 0) for entry in values}
 
@@ -315,12 +422,15 @@ class Store:
         Raises:
             StoreError: no such run, or the prefix is ambiguous.
         """
+        return Run(self._reading(lambda: self._find(uid)), store=self)
+
+    def _find(self, uid: str) -> Any:
         if uid in self.client:
-            return Run(self.client[uid])
+            return self.client[uid]
         if len(uid) >= 6:
             matches = [key for key in self.client if str(key).startswith(uid)]
             if len(matches) == 1:
-                return Run(self.client[matches[0]])
+                return self.client[matches[0]]
             if len(matches) > 1:
                 raise StoreError(f"uid prefix {uid!r} matches {len(matches)} runs")
         raise StoreError(f"no run {uid!r} in the store at {self.location}")

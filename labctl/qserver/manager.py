@@ -222,6 +222,63 @@ class QueueServer:
         done_file.write_text(json.dumps(sorted(done)), encoding="utf-8")
         return added
 
+    def worker_pid(self) -> int | None:
+        """The PID of the RE Worker (the lab's process), or ``None`` when none was started.
+
+        bluesky-queueserver's watchdog (the process ``start-re-manager`` runs, whose PID
+        ``manager.json`` records) starts the RE Manager first and the worker when the environment
+        opens, both as its children: the worker is the younger. A worker that died and was not
+        reaped yet is still listed (a zombie); :func:`labctl.processes.process_alive` says no.
+        """
+        state = self.state()
+        if state is None:
+            return None
+        children = _children(state.manager_pid)
+        return children[-1] if len(children) >= 2 else None
+
+    def recover_worker(self, timeout: float = 120.0) -> list[str]:
+        """Replace a dead RE Worker; the campaign item it was running is queued again at the front.
+
+        bluesky-queueserver 0.0.25's manager does not notice a worker killed from outside: it
+        keeps reporting the item as running and the queue hangs. When the manager believes its
+        environment exists but the worker's process is gone, this destroys that environment (the
+        manager files the running item as failed and puts a copy at the front of the queue — a
+        campaign item carries its campaign id, so it resumes from the store), opens a new one
+        and lets the queue go on. Returns what it did, one line per step (empty: nothing to do).
+
+        Raises:
+            QueueServerError: the manager did not answer or the new environment did not open.
+        """
+        done: list[str] = []
+        with self.client() as api:
+            status = api.status()
+            if not status.get("worker_environment_exists"):
+                return done
+            pid = self.worker_pid()
+            if pid is not None and process_alive(pid):
+                return done
+            running = status.get("manager_state") == "executing_queue"
+            reply = api.environment_destroy()
+            if not reply.get("success", False):
+                raise QueueServerError(
+                    f"the RE Worker (pid {pid}) is gone but the manager did not destroy its "
+                    f"environment: {reply.get('msg')}; see {self.directory / 'manager.log'}"
+                )
+            api.wait_for_idle(timeout=timeout)
+            done.append(f"the RE Worker (pid {pid}) had died: its environment was destroyed")
+            api.environment_open()
+            api.wait_for_idle(timeout=timeout)
+            if not api.status()["worker_environment_exists"]:
+                raise QueueServerError(
+                    f"a new RE Worker environment did not open; see {self.directory}/manager.log"
+                )
+            done.append(f"a new RE Worker (pid {self.worker_pid()}) opened the lab")
+            status = api.status()
+            if running and status["items_in_queue"] and status["manager_state"] == "idle":
+                api.queue_start()
+                done.append("the queue was started again")
+        return done
+
     def _start_redis(self, port: int) -> None:
         redis_dir = self.directory / "redis"
         pid_file = redis_dir / "redis.pid"
@@ -332,6 +389,22 @@ class _Closing:
 
     def __exit__(self, *exc_info: object) -> None:
         self.api.close()
+
+
+def _children(pid: int) -> list[int]:
+    """PIDs of the processes whose parent is ``pid``, oldest first (from ``/proc``)."""
+    found: list[tuple[int, int]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # "pid (name) state ppid ... starttime(22nd field)"; the name may hold spaces.
+            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append((int(fields[19]), int(entry.name)))
+    return [child for _, child in sorted(found)]
 
 
 def _terminate(pid: int, group: int, timeout: float) -> None:

@@ -15,14 +15,34 @@ from typing import Any
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
-from ophyd.sim import SynAxis, SynGauss
+from ophyd.sim import SynAxis, SynGauss, SynSignal
 
 from labctl.plans.rundata import RunData
 
-__all__ = ["RandomRecommender", "detector", "motor", "move_and_count", "peak_height"]
+__all__ = [
+    "RandomRecommender",
+    "curve_maximum",
+    "detector",
+    "motor",
+    "move_and_count",
+    "peak_height",
+    "spectrum",
+]
 
 motor = SynAxis(name="motor")
 detector = SynGauss("detector", motor, "motor", center=0.3, Imax=1.0, sigma=0.5)
+
+_SPECTRUM_AXIS = np.linspace(-2.0, 2.0, 2000)
+
+
+def _spectrum() -> np.ndarray:
+    """A 2000-point Gaussian curve (peak 1 at the motor's position, width 0.5) on [-2, 2]."""
+    centre = float(motor.readback.get())
+    return np.asarray(np.exp(-(((_SPECTRUM_AXIS - centre) / 0.5) ** 2) / 2.0))
+
+
+spectrum = SynSignal(func=_spectrum, name="spectrum", labels={"detectors"})
+"""An array-valued reading (a curve per event), so toy runs exercise the store's HDF5 path."""
 
 
 class RandomRecommender:
@@ -125,3 +145,45 @@ def toy_sensing_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
 
 
 toy_sensing_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]
+
+
+def curve_maximum(run: RunData) -> dict[str, float]:
+    """The last reading of the Gaussian detector times the last spectrum's peak (1 when whole).
+
+    Reading the spectrum back exercises the stored curve: a torn curve file fails this reducer.
+    """
+    frame = run.stream()
+    signal = float(frame["detector"].iloc[-1])
+    curve = np.asarray(frame["spectrum"].iloc[-1])
+    if curve.shape != _SPECTRUM_AXIS.shape:
+        raise ValueError(f"spectrum has shape {curve.shape}, expected {_SPECTRUM_AXIS.shape}")
+    return {"signal": signal * float(np.max(curve))}
+
+
+def toy_curve_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+    """The toy experiment with a curve (``toy-curve``): each event also holds a 2000-point array.
+
+    Like ``toy-gaussian`` (``experiment_options: {dwell: seconds, events: n}``), but every run
+    reads ``n`` events (default 3) of the motor, the detector and :data:`spectrum`, whose arrays
+    the embedded store writes to HDF5 files — the path crash tests kill inside.
+    """
+    del lab
+    dwell = float(section.experiment_options.get("dwell", 0.0))
+    events = int(section.experiment_options.get("events", 3))
+
+    def plan(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))  # type: ignore[untyped-decorator]
+        def inner() -> Any:
+            position = inputs["position"]
+            yield from bps.mv(motor, float(getattr(position, "magnitude", position)))
+            for _ in range(events):
+                if dwell > 0:
+                    yield from bps.sleep(dwell / events)
+                yield from bps.trigger_and_read([motor, detector, spectrum])
+
+        return (yield from inner())
+
+    return plan, curve_maximum
+
+
+toy_curve_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]

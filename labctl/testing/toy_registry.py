@@ -16,6 +16,7 @@ __all__ = ["TOY_EXPERIMENTS", "TOY_OPTIMIZERS", "register", "registered"]
 TOY_EXPERIMENTS = {
     "toy-gaussian": "labctl.testing.toy_campaign:toy_experiment",
     "toy-sensing": "labctl.testing.toy_campaign:toy_sensing_experiment",
+    "toy-curve": "labctl.testing.toy_campaign:toy_curve_experiment",
 }
 TOY_OPTIMIZERS = {"toy-random": "labctl.testing.toy_campaign:ToyOptimizer"}
 
