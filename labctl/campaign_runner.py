@@ -142,6 +142,7 @@ def campaign_plan(
                 else float(section.budget.wall_time.to("s").magnitude)
             ),
             patience=section.budget.patience,
+            resources=getattr(experiment, "resources", None),
         ),
         history=history,
         failure_policy=FailurePolicy(

@@ -59,7 +59,10 @@ _BUILTIN_TWINS: dict[str, str] = {
 }
 # Campaign building blocks: experiment kinds (a factory returning the plan and its reducer) and
 # optimizer kinds (a class with ``from_campaign(section)``).
-_BUILTIN_EXPERIMENTS: dict[str, str] = {}
+_BUILTIN_EXPERIMENTS: dict[str, str] = {
+    "electrolyte": "labctl.plans.electrolyte:electrolyte",
+    "pulsed-charging": "labctl.plans.pulsed_charging:pulsed_charging",
+}
 _BUILTIN_OPTIMIZERS: dict[str, str] = dict(OPTIMIZER_BUILTINS)
 
 

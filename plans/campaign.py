@@ -105,11 +105,15 @@ class Budget:
         experiments: completed or failed experiments to run in all (history included).
         wall_time: seconds of wall time for this session (``None``: no limit).
         patience: stop when ``progress`` has not improved for this many completed experiments.
+        resources: what the lab has left to experiment with (substrate sites, stock), asked
+            before the first proposal, before a retry and after every experiment: a reason
+            (``"substrate exhausted: …"``) stops the campaign cleanly, ``None`` lets it go on.
     """
 
     experiments: int
     wall_time: float | None = None
     patience: int | None = None
+    resources: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.experiments < 1:
@@ -279,6 +283,9 @@ def campaign(
         if state.proposals_done >= budget.experiments:
             state.stop_reason = "budget already spent"
             return state
+        if budget.resources is not None and (exhausted := budget.resources()) is not None:
+            state.stop_reason = exhausted
+            return state
         proposal_future = pool.submit(recommender.ask, 1, ())
         while True:
             waited_from = time.monotonic()
@@ -307,6 +314,8 @@ def campaign(
                     on_record(record, state)
                 attempts = 0
             for attempt in range(1, attempts + 1):
+                if attempt > 1 and budget.resources is not None and budget.resources():
+                    break  # nothing left to retry on; the stop reason says so below
                 record = yield from _attempt(
                     experiment, reducer, proposal, iteration, attempt, campaign_id, metadata
                 )
@@ -411,6 +420,8 @@ def _stop_reason(state: CampaignState, budget: Budget, since_best: int) -> str |
         return f"wall time of {budget.wall_time:g} s spent"
     if budget.patience is not None and since_best >= budget.patience:
         return f"no improvement in {budget.patience} experiments"
+    if budget.resources is not None:
+        return budget.resources()
     return None
 
 

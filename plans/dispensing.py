@@ -11,7 +11,7 @@ from bluesky.utils import Msg
 
 from labctl.devices.dispensing.recipe import Recipe
 
-__all__ = ["prepare"]
+__all__ = ["prepare", "prepare_in_run"]
 
 
 def prepare(robot: Any, recipe: Recipe | Mapping[str, Any], vial: str) -> Generator[Msg, Any, str]:
@@ -28,6 +28,25 @@ def prepare(robot: Any, recipe: Recipe | Mapping[str, Any], vial: str) -> Genera
     yield from bps.abs_set(robot, {"recipe": recipe, "vial": vial}, wait=True)
     uid: str = yield from bp.count([robot], md={"vial": vial, "recipe": _record(recipe)})
     return uid
+
+
+def prepare_in_run(
+    robot: Any, recipe: Recipe | Mapping[str, Any], vial: str, *, stream: str = "preparation"
+) -> Generator[Msg, Any, dict[str, Any]]:
+    """Prepare ``recipe`` in ``vial`` inside an experiment's open run; read the robot.
+
+    The same steps as :func:`prepare` without a run of its own: an experiment plan that
+    prepares, then measures, makes one run. The achieved composition (molality, solvent
+    fractions, total mass) goes to the event stream ``stream``.
+
+    Returns:
+        The robot's reading (data key → {"value", "timestamp"}).
+    """
+    robot.plan(recipe)  # refuse a bad or infeasible recipe before anything moves
+
+    yield from bps.abs_set(robot, {"recipe": recipe, "vial": vial}, wait=True)
+    reading: Mapping[str, Any] = yield from bps.trigger_and_read([robot], name=stream)
+    return dict(reading)
 
 
 def _record(recipe: Recipe | Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ophyd import Component, Device, Signal
@@ -144,6 +144,7 @@ class SyringePump(Device):  # type: ignore[misc]
         self._plunger: int | None = None
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._status: DeviceStatus | None = None
         self._stop_event = threading.Event()
         self._connected = False
 
@@ -344,7 +345,19 @@ class SyringePump(Device):  # type: ignore[misc]
         return self._start("transfer", work, -total)
 
     def set(self, volume: object) -> DeviceStatus:
-        """Move the plunger so the syringe holds ``volume`` (through the current port)."""
+        """Move the plunger so the syringe holds ``volume`` (through the current port).
+
+        A mapping ``{"transfer": volume, "source": port, "destination": port}`` runs
+        :meth:`transfer` instead, so a plan moves liquid between ports with ``bps.mv``.
+        """
+        if isinstance(volume, Mapping):
+            unknown = set(volume) - {"transfer", "source", "destination"}
+            if unknown or not {"transfer", "source", "destination"} <= set(volume):
+                raise LabctlError(
+                    f"{self.name}: cannot set {dict(volume)!r}; give a volume, or "
+                    "{'transfer': volume, 'source': port, 'destination': port}"
+                )
+            return self.transfer(volume["transfer"], volume["source"], volume["destination"])
         requested = self._volume(volume, allow_zero=True)
         target = self._to_increments(requested)
         if target > self.driver.stroke:
@@ -441,9 +454,15 @@ class SyringePump(Device):  # type: ignore[misc]
         self, label: str, work: Callable[[threading.Event], None], moved: int | None
     ) -> DeviceStatus:
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
-                raise LabctlError(f"{self.name}: still moving; wait for the previous request")
+            previous = self._worker
+            if previous is not None and previous.is_alive():
+                # A request whose status has finished may still be leaving its thread.
+                if self._status is not None and self._status.done:
+                    previous.join(timeout=1.0)
+                if previous.is_alive():
+                    raise LabctlError(f"{self.name}: still moving; wait for the previous request")
             status = DeviceStatus(self)
+            self._status = status
             self._stop_event = stop = threading.Event()
 
             def run() -> None:

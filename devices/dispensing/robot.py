@@ -253,8 +253,29 @@ class DispensingRobot(Device):  # type: ignore[misc]
         return status
 
     def set(self, value: Mapping[str, Any]) -> DeviceStatus:
-        """``{"recipe": ..., "vial": ...}``: :meth:`prepare` (for ``bps.abs_set``/``bps.mv``)."""
+        """``{"recipe": ..., "vial": ...}``: :meth:`prepare` (for ``bps.abs_set``/``bps.mv``).
+
+        ``{"rinsed": vial}``: :meth:`mark_rinsed` (a plan that rinsed a reusable vessel).
+        """
+        if "rinsed" in value:
+            self.mark_rinsed(value["rinsed"])
+            status = DeviceStatus(self)
+            status.set_finished()
+            return status
         return self.prepare(value["recipe"], value["vial"])
+
+    def mark_rinsed(self, vial: str) -> None:
+        """Return a reusable vessel (a rinsed mixing vial) to service: its state becomes fresh.
+
+        For a Clio-style deck — one mixing vessel plumbed to every pump, emptied and rinsed after
+        each experiment — the caller has emptied and rinsed it; the robot cannot see that.
+
+        Raises:
+            VialError: ``vial`` is not one of the robot's vials.
+        """
+        if vial not in self.options.vials:
+            raise VialError(f"{self.name}: no vial {vial!r}; vials: {self.options.vials}")
+        self._mark(vial, "fresh")
 
     def _dispense(
         self, plan: Plan, vial: str, balance: Balance, reservation: Any, stop: threading.Event

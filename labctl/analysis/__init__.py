@@ -11,6 +11,8 @@ data cannot give an answer, never a bare numpy or scipy error.
 - :mod:`~labctl.analysis.cv`: peak potentials and currents per cycle.
 - :mod:`~labctl.analysis.pulses`: charge, Coulombic efficiency, duty cycle, overpotential and
   short-circuit detection for pulse trains and plate/strip sequences.
+- :mod:`~labctl.analysis.plating`: the stripping transition of a constant-current strip and a
+  LABELLED dendrite proxy (the fall of the plating overpotential as the deposit roughens).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from labctl.analysis.eis import (
 from labctl.analysis.errors import AnalysisError
 from labctl.analysis.lsv import StabilityLimit, stability_limit
 from labctl.analysis.parameters import FittedParameter
+from labctl.analysis.plating import (
+    OverpotentialDrift,
+    StrippingTransition,
+    held_charges,
+    overpotential_drift,
+    stripping_transition,
+)
 from labctl.analysis.pulses import (
     ChargeBalance,
     PlateStripMetrics,
@@ -50,11 +59,13 @@ __all__ = [
     "ChargeBalance",
     "Conductivity",
     "FittedParameter",
+    "OverpotentialDrift",
     "PlateStripMetrics",
     "PulseTrainMetrics",
     "RandlesFit",
     "RandlesGuess",
     "StabilityLimit",
+    "StrippingTransition",
     "blocking_cell_impedance",
     "charge_balance",
     "conductivity_from_resistance",
@@ -62,10 +73,13 @@ __all__ = [
     "detect_short_circuit",
     "fit_blocking_cell",
     "fit_randles",
+    "held_charges",
+    "overpotential_drift",
     "plate_strip_metrics",
     "pulse_train_metrics",
     "randles_impedance",
     "randles_initial_guess",
     "stability_limit",
+    "stripping_transition",
     "sweep_segments",
 ]

@@ -18,7 +18,9 @@ next ``Q``, and every later move answers the same error until the pump is initia
 failed initialisation (``init_failure``) reports 1. ``inject_error(code)`` makes the next answer
 carry any code, the command refused (tests of the driver's error classes).
 
-Liquid: the valve's ports are bound to the world's stock bottles, vials, or nothing (waste/air).
+Liquid: the valve's ports are bound to the world's stock bottles, vials, measurement cells (a
+flow-through conductivity cell: what is pushed in is what the potentiostat twin on that cell
+measures; drawing from it empties it), or nothing (waste/air).
 Picking up from a stock draws ``volume · (1 + ε)`` from the bottle (ε ~ N(0, dosing_error), the
 twin's seeded stream); dispensing pushes the matching share of what the syringe holds into the
 bound vial. A ``clog`` lets only ``1 − clog_fraction`` (70 %) of it arrive; the rest stays in the
@@ -65,11 +67,12 @@ class PortBinding:
     """What a valve port is plumbed to.
 
     Args:
-        kind: ``stock`` (a stock bottle), ``vial`` (a vial on the deck) or ``waste``.
-        name: the stock's or vial's name in the world.
+        kind: ``stock`` (a stock bottle), ``vial`` (a vial on the deck), ``cell`` (a measurement
+            cell of the world) or ``waste``.
+        name: the stock's, vial's or cell's name in the world.
     """
 
-    kind: Literal["stock", "vial", "waste"]
+    kind: Literal["stock", "vial", "cell", "waste"]
     name: str = ""
 
 
@@ -316,10 +319,14 @@ class SimulatedPump:
                 drawn = min(wanted, stock.volume)
                 self.contents.add(stock.draw(drawn))
                 self.liquid_volume += drawn
-            elif binding.kind == "vial":
-                vial = self.world.vial(binding.name)
-                mass = min(nominal * self.vial_density, vial.contents.total_mass)
-                self.contents.add(vial.contents.remove(mass))
+            elif binding.kind in ("vial", "cell"):
+                held = (
+                    self.world.vial(binding.name).contents
+                    if binding.kind == "vial"
+                    else self.world.cell(binding.name).contents
+                )
+                mass = min(nominal * self.vial_density, held.total_mass)
+                self.contents.add(held.remove(mass))
                 self.liquid_volume += mass / self.vial_density
 
     def _push_out(self, increments: int, destination: PortBinding | None) -> None:
@@ -336,6 +343,8 @@ class SimulatedPump:
         with self.world.lock:
             if binding.kind == "vial":
                 self.world.vial(binding.name).contents.add(arrived)
+            elif binding.kind == "cell":
+                self.world.cell(binding.name).contents.add(arrived)
             elif binding.kind == "stock":
                 self.world.stocks[binding.name].volume += volume
             else:

@@ -4,7 +4,7 @@ The driver reaches it as the pyserial URL ``socket://127.0.0.1:PORT``. The pumps
 shared by every connection; each connection gets its own
 :class:`~labctl.simulators.cavro.instrument.CavroBusSession` (framing). The pump acts on the
 lab's shared :class:`~labctl.simulators.world.World`: twin options bind valve ports to stock
-bottles and vials (see :class:`CavroTwinOptions`).
+bottles, vials and measurement cells (see :class:`CavroTwinOptions`).
 
 Faults: ``drop``, ``silence``, ``garbage`` (the wire, from
 :class:`~labctl.simulators.serving.TcpTwinServer`) and the instrument's own: ``clog`` (the line
@@ -33,7 +33,7 @@ from labctl.simulators.serving import ServedTwin, TcpTwinServer
 from labctl.simulators.world import Stock, World
 from labctl.units import parse_quantity, to_magnitude
 
-__all__ = ["CavroTwin", "CavroTwinOptions", "StockDefinition"]
+__all__ = ["CavroTwin", "CavroTwinOptions", "CellDefinition", "StockDefinition"]
 
 _INSTRUMENT_FAULTS = frozenset(
     {"clog", "plunger_overload", "valve_overload", "init_failure", "power_cycle"}
@@ -60,6 +60,27 @@ class StockDefinition(BaseModel):
     price: float | None = None
 
 
+class CellDefinition(BaseModel):
+    """The geometry of a measurement cell a pump port feeds (a flow-through conductivity cell).
+
+    Set on the world's cell of that name (created if absent), so the potentiostat twin wired to
+    the same cell (its option ``cell``) measures with it.
+
+    Args:
+        name: the world cell's name.
+        cell_constant: K_cell = length/area, 1/cm (the true value; a lab calibrates it).
+        electrode_area: working-electrode area, cm².
+        temperature: electrolyte temperature, K (the glovebox's, the cell has no thermostat).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    cell_constant: float = Field(default=1.0, gt=0)
+    electrode_area: float = Field(default=0.0707, gt=0)
+    temperature: float = Field(default=298.15, gt=0)
+
+
 class CavroTwinOptions(BaseModel):
     """``twin.options`` of a ``cavro`` twin.
 
@@ -69,7 +90,10 @@ class CavroTwinOptions(BaseModel):
     Args:
         stocks: valve port → the world's stock bottle plumbed to it.
         vials: valve port → the vial (deck position) plumbed to it.
+        cells: valve port → the world's measurement cell plumbed to it (liquid pushed there
+            fills the cell; liquid drawn from there empties it).
         define_stocks: stock bottles to put into the world if it has none of that name.
+        define_cells: geometry of measurement cells the pump feeds (see :class:`CellDefinition`).
         dosing_error: relative standard deviation of each volume drawn from a stock.
         clog_fraction: share a clogged line holds back (0.3 = delivers 30 % less).
         busy_polls: status polls answered busy after each move at time scale 0.
@@ -80,7 +104,9 @@ class CavroTwinOptions(BaseModel):
 
     stocks: dict[int, str] = Field(default_factory=dict)
     vials: dict[int, str] = Field(default_factory=dict)
+    cells: dict[int, str] = Field(default_factory=dict)
     define_stocks: list[StockDefinition] = Field(default_factory=list)
+    define_cells: list[CellDefinition] = Field(default_factory=list)
     dosing_error: float = Field(default=0.002, ge=0, lt=0.5)
     clog_fraction: float = Field(default=0.3, ge=0, le=1)
     busy_polls: int = Field(default=1, ge=0, le=1000)
@@ -122,7 +148,7 @@ class CavroTwin(ServedTwin):
             return issues_from_validation_error(error, where)
         ports = int(device.options.get("ports", 9))
         issues = []
-        for group in ("stocks", "vials"):
+        for group in ("stocks", "vials", "cells"):
             for port in getattr(options, group):
                 if not 1 <= port <= ports:
                     issues.append(
@@ -131,6 +157,12 @@ class CavroTwin(ServedTwin):
         for port in set(options.stocks) & set(options.vials):
             issues.append(
                 ConfigIssue((*where, "vials", port), "the port is already bound to a stock", port)
+            )
+        for port in (set(options.stocks) | set(options.vials)) & set(options.cells):
+            issues.append(
+                ConfigIssue(
+                    (*where, "cells", port), "the port is already bound to a stock or vial", port
+                )
             )
         return issues
 
@@ -156,6 +188,11 @@ class CavroTwin(ServedTwin):
             for spec in options.define_stocks:
                 if spec.name not in world.stocks:
                     world.add_stocks([Stock(**spec.model_dump())])
+            for cell_spec in options.define_cells:
+                cell = world.cell(cell_spec.name)
+                cell.cell_constant = cell_spec.cell_constant
+                cell.electrode_area = cell_spec.electrode_area
+                cell.temperature = cell_spec.temperature
         missing = [
             ConfigIssue((*where, "stocks", port), f"the world has no stock {stock!r}", stock)
             for port, stock in options.stocks.items()
@@ -174,6 +211,7 @@ class CavroTwin(ServedTwin):
             ) from error
         bindings = {port: PortBinding("stock", stock) for port, stock in options.stocks.items()}
         bindings |= {port: PortBinding("vial", vial) for port, vial in options.vials.items()}
+        bindings |= {port: PortBinding("cell", cell) for port, cell in options.cells.items()}
         pump = SimulatedPump(
             world,
             syringe_volume=syringe,

@@ -29,7 +29,10 @@ Physics, per time step Δt at applied current I (IUPAC sign: plating I < 0):
   the excess current goes to unmodelled side reactions.
 * **Dendrites, Coulombic efficiency, shorts** — SURROGATE of
   :mod:`labctl.simulators.electrochem.dendrite` (REFERENCES 2.4); a short makes the cell a
-  resistor: E_cell = I·R_short.
+  resistor: E_cell = I·R_short. A roughening deposit (SURROGATE roughness factor
+  ρ = 1 + k_ρ·DI, :meth:`~labctl.simulators.electrochem.state.ElectrodeState.roughness`) offers
+  the metal couple more area, so the plating overpotential falls as the dendrite index grows —
+  the signature a reducer can read off the measured potential.
 """
 
 from __future__ import annotations
@@ -167,8 +170,17 @@ class MetalInterface:
         return self.diffusion.surface(self.memory.modes, self.memory.flux)
 
     def prepare(self, duration: float) -> None:
-        """Set up the next step of ``duration`` (s): the linear response c_s = P + Q·N."""
+        """Set up the next step of ``duration`` (s): the linear response c_s = P + Q·N.
+
+        The exchange current is that of the deposit's electroactive area: the geometric area
+        times the SURROGATE roughness factor :meth:`ElectrodeState.roughness` (1 by default).
+        """
         self._duration = duration
+        self.scale = (
+            self.state.electrode_area
+            * self.state.metal_exchange_current
+            * self.memory.roughness(self.state)
+        )
         self._p, self._q = self.diffusion.linear_response(
             self.memory.modes, self.memory.flux, duration
         )

@@ -22,7 +22,11 @@
   SEI loss 0.5 %, dead metal 10 % per unit dendrite index (SURROGATE). Nucleation (SURROGATE,
   REFERENCES 2.3): b = (70 mV)², φ = 1e-3, κ = 0.5 — Zn nucleates at ≈ 30–100 mV depending on
   the substrate [MEM]; the factor is ≈ 30 at 1 mA/cm² DC, ≈ 2 at 10 mA/cm², ≈ 1.2 at 100 mA/cm²,
-  which is what makes pulsing matter for Zn far below its limiting current.
+  which is what makes pulsing matter for Zn far below its limiting current. Roughness
+  (SURROGATE, :meth:`~labctl.simulators.electrochem.state.ElectrodeState.roughness`):
+  ρ = 1 + 10·DI, so a deposit of index 0.1 doubles its electroactive area and its plating
+  overpotential falls by ≈ (RT/(αzF))·ln 2 ≈ 18 mV — the signature the pulsed-charging reducer's
+  dendrite proxy reads (the Li set leaves it off: there concentration polarisation dominates).
 * :func:`site_parameters` — per-site substrate variation (seeded, smooth across the substrate).
 
 Use: ``CellState(**ZINC_SULFATE)`` or, for a world cell, put the mapping (or part of it) in
@@ -75,6 +79,7 @@ ZINC_SULFATE: Mapping[str, Any] = MappingProxyType(
         "nucleation_barrier": 4.9e-3,
         "nucleation_floor": 1e-3,
         "nucleation_exponent": 0.5,
+        "roughness_gain": 10.0,
     }
 )
 """Zn in 1 M ZnSO4, flowing droplet (see the module docstring)."""

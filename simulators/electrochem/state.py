@@ -86,6 +86,24 @@ class ElectrodeState:
     probe_potential: float = math.nan
     nucleation_overpotential: float = 0.0
 
+    def roughness(self, state: CellState) -> float:
+        """SURROGATE roughness factor ρ = 1 + k_ρ·DI: electroactive over geometric area (≥ 1).
+
+        A dendritic or mossy deposit offers more surface to the metal couple than the flat
+        electrode it grew on, so the same current needs less charge-transfer overpotential as the
+        deposit roughens: the plating overpotential *falls* during galvanostatic growth (Wood et
+        al., ACS Cent. Sci. 2, 790 (2016), operando microscopy of Li beside its voltage trace;
+        Bai et al., Energy Environ. Sci. 9, 3221 (2016): mossy growth lowers the overpotential
+        before Sand's time) [MEM]. Not a published model: the area is taken to grow linearly
+        with the dendrite index (k_ρ = ``roughness_gain``), declared accuracy "trends only". It
+        scales the exchange current of the metal couple (:class:`~labctl.simulators.
+        electrochem.plating.MetalInterface`) and nothing else — the dendrite index itself does
+        not depend on it — so a measured potential carries the index's signature.
+        """
+        if state.roughness_gain == 0:
+            return 1.0
+        return 1.0 + state.roughness_gain * self.dendrite_index(state)
+
     def reset_transport(self) -> None:
         """Forget the concentration profiles (fresh, uniform electrolyte)."""
         self.flux = 0.0
@@ -175,6 +193,9 @@ class CellState:
             overpotential (defects; bounds the nucleation factor by (N0/N_min)^κ).
         nucleation_exponent: κ of the nucleation factor (N_ref/N_nuc)^κ (0: no nucleation
             effect, the default).
+        roughness_gain: k_ρ of the SURROGATE roughness factor ρ = 1 + k_ρ·DI, the deposit's
+            electroactive area over the geometric one (0: a flat electrode, the default; see
+            :meth:`ElectrodeState.roughness`).
         electrode_gap: distance to the counter electrode, m (a dendrite this long shorts).
         short_resistance: resistance of a shorted cell, Ω.
         default_compliance: largest |cell voltage| when a technique gives no compliance, V.
@@ -226,6 +247,7 @@ class CellState:
     nucleation_barrier: float = 0.0
     nucleation_floor: float = 1e-3
     nucleation_exponent: float = 0.0
+    roughness_gain: float = 0.0
     electrode_gap: float = 1e-4
     short_resistance: float = 0.5
     default_compliance: float = 10.0
