@@ -165,6 +165,10 @@ def run(
         float | None,
         typer.Option(min=0.0, help="Twin time scale (0 instant, 1 real time)."),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(help="Write the report when the campaign ends (HTML, CSV, Parquet, JSON-LD)"),
+    ] = True,
 ) -> None:
     """Run the config's campaign; a lab config without one: survey every sensor into the store."""
     from labctl.config import load_config
@@ -175,7 +179,7 @@ def run(
     loaded = load_config(config)
     validate_lab_config(loaded)
     if loaded.model.campaign is not None:
-        _run_campaign(loaded, time_scale, campaign_id=None)
+        _run_campaign(loaded, time_scale, campaign_id=None, report=report)
         return
     started = time.monotonic()
     with Lab.from_config(loaded, time_scale=time_scale) as lab:
@@ -201,6 +205,10 @@ def resume(
         ),
     ],
     time_scale: Annotated[float | None, typer.Option(min=0.0, help="Twin time scale.")] = None,
+    report: Annotated[
+        bool,
+        typer.Option(help="Write the report when the campaign ends (HTML, CSV, Parquet, JSON-LD)"),
+    ] = True,
 ) -> None:
     """Continue a campaign from its runs in the store until its budget is spent."""
     from labctl.config import load_config
@@ -210,10 +218,12 @@ def resume(
     validate_lab_config(loaded)
     if loaded.model.campaign is None:
         raise BadInput(f"{loaded.source} has no campaign section to resume with")
-    _run_campaign(loaded, time_scale, campaign_id=campaign)
+    _run_campaign(loaded, time_scale, campaign_id=campaign, report=report)
 
 
-def _run_campaign(loaded: Any, time_scale: float | None, campaign_id: str | None) -> None:
+def _run_campaign(
+    loaded: Any, time_scale: float | None, campaign_id: str | None, *, report: bool
+) -> None:
     from labctl.campaign_runner import run_campaign
     from labctl.campaigns import campaign_history
     from labctl.lab import Lab
@@ -245,9 +255,30 @@ def _run_campaign(loaded: Any, time_scale: float | None, campaign_id: str | None
         f"hardware idle waiting for the optimizer {state.idle_time:.1f} s of "
         f"{result.wall_time:.1f} s"
     )
+    if not report:
+        out.print(
+            f"live Pareto front: {live}; report: labctl report {result.campaign_id} "
+            f"--config {loaded.source}",
+            highlight=False,
+        )
+        return
+    from labctl.report.command import write_report
+
+    # From the records in hand (outcomes already reduced): no second pass over the store.
+    files = write_report(
+        state.records,
+        section,
+        result.campaign_id,
+        loaded.data_directory / "reports" / result.campaign_id,
+        config_text=loaded.source.read_text(encoding="utf-8"),
+        config_source=str(loaded.source),
+        stop_reason=state.stop_reason,
+        seed=section.optimizer.seed,
+        extra_metadata={"schema:about": section.experiment},
+    )
     out.print(
-        f"live Pareto front: {live}; report: labctl report {result.campaign_id} "
-        f"--config {loaded.source}",
+        f"report: {files.html} (with experiments.csv, .parquet, .jsonld, pareto.png); "
+        f"live Pareto front: {live}",
         highlight=False,
     )
 

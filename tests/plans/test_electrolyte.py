@@ -192,8 +192,8 @@ def test_the_readme_campaign_completes_with_a_pareto_front(tmp_path: Path) -> No
     objectives = Objectives(section.objectives)
     values = objectives.to_array([record.outcome for record in completed])
     assert int(non_dominated(objectives.maximization(values)).sum()) > 1
-    reported = runner.invoke(_app(), ["report", campaign_id, "--config", str(path)])
-    assert reported.exit_code == 0, reported.output
+    report = tmp_path / "data" / "reports" / campaign_id / "report.html"
+    assert report.stat().st_size > 0  # `labctl run` wrote the report
 
 
 def _app() -> Any:
