@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ophyd import Component, Device, Signal
+from ophyd import Component, Device
 from ophyd.status import DeviceStatus
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -37,6 +37,7 @@ from labctl.devices.dispensing.pump_driver import (
     ValveCommand,
 )
 from labctl.devices.dispensing.pump_protocol import TOP_SPEED_RANGE, Resolution
+from labctl.devices.readings import Reading
 from labctl.errors import ConfigIssue, LabctlError, SafetyLimitError
 from labctl.units import Quantity, parse_quantity, to_magnitude
 
@@ -91,23 +92,6 @@ _LIMITS = {"volume": "mL"}
 """Limit names a syringe pump knows → a unit of their dimension."""
 
 
-class PumpReading(Signal):  # type: ignore[misc]
-    """A value the pump last reported, described with its units."""
-
-    def __init__(self, *args: Any, units: str = "", precision: int = 0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.units = units
-        self.precision = precision
-
-    def describe(self) -> dict[str, dict[str, Any]]:
-        """The data key with units and precision."""
-        description: dict[str, dict[str, Any]] = super().describe()
-        key = description[self.name]
-        key["units"] = self.units
-        key["precision"] = self.precision
-        return description
-
-
 class SyringePump(Device):  # type: ignore[misc]
     """A Cavro syringe pump with a distribution valve, in volumes with units.
 
@@ -122,10 +106,10 @@ class SyringePump(Device):  # type: ignore[misc]
     driver_names: ClassVar[tuple[str, ...]] = ("cavro",)
     Options: ClassVar[type[BaseModel]] = SyringePumpOptions
 
-    volume = Component(PumpReading, value=0.0, units="m**3", precision=10, kind="hinted")
-    plunger = Component(PumpReading, value=0, units="", kind="normal")
-    port = Component(PumpReading, value=0, units="", kind="normal")
-    last_volume = Component(PumpReading, value=0.0, units="m**3", precision=10, kind="normal")
+    volume = Component(Reading, value=0.0, units="m**3", precision=10, kind="hinted")
+    plunger = Component(Reading, value=0, units="", kind="normal")
+    port = Component(Reading, value=0, units="", kind="normal")
+    last_volume = Component(Reading, value=0.0, units="m**3", precision=10, kind="normal")
 
     def __init__(
         self,

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from labctl.config import DeviceConfig, issues_from_validation_error
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.inventory import Inventory
-from labctl.devices.dispensing.pump import PumpReading, SyringePump
+from labctl.devices.dispensing.pump import SyringePump
 from labctl.devices.dispensing.recipe import Plan, Recipe, Stock, achieved_composition, solve
+from labctl.devices.readings import Reading
 from labctl.errors import ConfigError, ConfigIssue, InterlockError, LabctlError
 from labctl.units import to_magnitude, ureg
 
@@ -85,10 +86,10 @@ class DispensingRobot(Device):  # type: ignore[misc]
     driver_names: ClassVar[tuple[str, ...]] = ("composite",)
     Options: ClassVar[type[BaseModel]] = DispensingRobotOptions
 
-    molality = Component(PumpReading, value=0.0, units="mol/kg", precision=5, kind="hinted")
+    molality = Component(Reading, value=0.0, units="mol/kg", precision=5, kind="hinted")
     solvents = Component(Signal, value="{}", kind="normal")
-    additive_fraction = Component(PumpReading, value=0.0, units="", precision=6, kind="normal")
-    total_mass = Component(PumpReading, value=0.0, units="kg", precision=7, kind="hinted")
+    additive_fraction = Component(Reading, value=0.0, units="", precision=6, kind="normal")
+    total_mass = Component(Reading, value=0.0, units="kg", precision=7, kind="hinted")
     vial = Component(Signal, value="", kind="normal")
     ok = Component(Signal, value=False, kind="normal")
 

@@ -59,6 +59,7 @@ from labctl.devices.droplet.sites import Site, SiteError, SubstrateMap
 from labctl.devices.potentiostat.device import Potentiostat
 from labctl.devices.potentiostat.interlocks import InterlockTripped
 from labctl.devices.potentiostat.techniques import PulseTrain, Technique, parse_technique
+from labctl.devices.readings import Reading
 from labctl.devices.stage.device import Stage
 from labctl.devices.stage.errors import StageAlarm
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
@@ -75,24 +76,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-
-class Reading(Signal):  # type: ignore[misc]
-    """A reading described with its units (and precision for numbers)."""
-
-    def __init__(self, *args: Any, units: str = "", precision: int = 3, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.units = units
-        self.precision = precision
-
-    def describe(self) -> dict[str, dict[str, Any]]:
-        """The data key with units and precision."""
-        description: dict[str, dict[str, Any]] = super().describe()
-        key = description[self.name]
-        key["units"] = self.units
-        if key.get("dtype") == "number":
-            key["precision"] = self.precision
-        return description
 
 
 class _ActionSignal(Reading):
@@ -120,10 +103,10 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
 
     site_row = Component(Reading, value=-1, kind="hinted")
     site_column = Component(Reading, value=-1, kind="hinted")
-    site_x = Component(Reading, value=math.nan, units="mm", kind="normal")
-    site_y = Component(Reading, value=math.nan, units="mm", kind="normal")
+    site_x = Component(Reading, value=math.nan, units="mm", precision=3, kind="normal")
+    site_y = Component(Reading, value=math.nan, units="mm", precision=3, kind="normal")
     site_state = Component(Reading, value="", kind="normal")
-    contact_z = Component(Reading, value=math.nan, units="mm", kind="normal")
+    contact_z = Component(Reading, value=math.nan, units="mm", precision=3, kind="normal")
     landed = Component(_ActionSignal, value=0, action="land", kind="normal")
     flushed = Component(
         _ActionSignal, value=0.0, action="flush", units="m**3", precision=10, kind="normal"
