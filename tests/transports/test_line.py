@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable, Iterator
 
 import pytest
+import serial
 
 from labctl.errors import DeviceConnectionError, DeviceTimeout
 from labctl.protocols import TwinSession
@@ -87,6 +89,44 @@ def test_dropped_connection_is_a_connection_error_then_reconnects(
         serial_link.query(b"status?\n")
     assert not serial_link.is_open
     assert serial_link.query(b"back\n") == b"BACK"  # the next call opens a new connection
+
+
+def test_a_late_thread_after_a_complete_send_is_not_a_failed_write(
+    serial_link: SerialTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer descheduled past the timeout after its bytes left still wrote them.
+
+    pyserial's own ``write`` reports "Write timeout" in that case.
+    """
+    serial_link.open()
+    clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later than the last
+
+    def jumpy() -> float:
+        return float(next(clock))
+
+    monkeypatch.setattr(serial.serialutil.Timeout, "TIME", staticmethod(jumpy))  # pyserial's own
+    monkeypatch.setattr("labctl.transports.serial._clock", jumpy)
+    serial_link.write(b"late\n")
+    monkeypatch.undo()
+    assert serial_link.read_line() == b"LATE"
+
+
+def test_a_peer_that_never_reads_fails_the_write_naming_what_was_left() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    link = SerialTransport(f"socket://127.0.0.1:{port}", device="deaf", timeout=0.3)
+    try:
+        link.open()
+        peer, _ = listener.accept()
+        with pytest.raises(DeviceConnectionError) as caught:  # noqa: PT012 — until buffers fill
+            for _ in range(200):  # fills both kernels' buffers (a few MiB on loopback)
+                link.write(b"x" * 1_000_000)
+        assert "deaf at socket://127.0.0.1" in str(caught.value)
+        assert "bytes unsent after 0.3 s" in str(caught.value)
+        peer.close()
+    finally:
+        link.close()
+        listener.close()
 
 
 def test_garbage_is_passed_up_for_the_driver_to_refuse(
