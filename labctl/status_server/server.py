@@ -308,6 +308,12 @@ class StatusServer:
         action = actions[name]
 
         async def handler(parent: Any, *arguments: Any) -> Any:  # noqa: ARG001
+            # The methods take no input arguments; asyncua does not check the count, and a call
+            # with some (a client's mistake, or fuzz) must be refused, not acted on (OPC UA
+            # Part 4, Call service: BadTooManyArguments).
+            if arguments:
+                log.warning("status server: %s refused: %d arguments given", name, len(arguments))
+                return ua.StatusCode(ua.StatusCodes.BadTooManyArguments)
             loop = asyncio.get_running_loop()
             try:
                 # bluesky's calls wait on its own loop: keep them off the server's loop.
