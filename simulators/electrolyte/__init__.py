@@ -16,6 +16,7 @@ Modules, one job each:
 * :mod:`.stability` — SURROGATE LSV current and oxidative stability limit.
 * :mod:`.cost` — material cost from a price table (illustrative example table included).
 * :mod:`.model` — :func:`electrolyte_properties`, the entry point the twins call.
+* :mod:`.truth` — the campaign's true objectives on arrays (dense sampling of the twin's front).
 """
 
 from labctl.simulators.electrolyte.composition import (
