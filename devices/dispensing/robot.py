@@ -10,8 +10,11 @@ by the vial's name: the robot transfers ``stock → vial`` by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -186,9 +189,28 @@ class DispensingRobot(Device):  # type: ignore[misc]
         return states
 
     def _mark(self, vial: str, state: str) -> None:
+        """Persist ``vial``'s state; a crash mid-write leaves the old states or the new, whole.
+
+        The states go to a temporary file in the same folder, flushed to disk, then renamed over
+        the old one (as the inventory does): the file is read by every later process — a resumed
+        campaign first of all — and a truncated file would make every later preparation fail.
+        """
         states = self.vial_states()
         states[vial] = state
-        self._vials_path.write_text(json.dumps(states, indent=1, sort_keys=True))
+        path = self._vials_path
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(json.dumps(states, indent=1, sort_keys=True))
+                file.flush()
+                os.fsync(file.fileno())
+            Path(temporary).replace(path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(temporary).unlink()
+            raise
 
     # -- work -----------------------------------------------------------------------------------
 
