@@ -790,6 +790,17 @@ SharedDirectory = Annotated[
 ]
 
 
+def _shared_service(directory: Path) -> Any:
+    """The shared data service kept in ``directory`` (refused when that is not a folder)."""
+    from labctl.tiled_server import SharedDataService
+
+    if directory.exists() and not directory.is_dir():
+        raise BadInput(
+            f"{directory} is not a folder: the shared data service keeps its files in one"
+        )
+    return SharedDataService(directory)
+
+
 @shared_app.command("start")
 @_reports_errors
 def shared_start(
@@ -805,9 +816,9 @@ def shared_start(
     """
     import os
 
-    from labctl.tiled_server import KEY_FILE, SharedDataService
+    from labctl.tiled_server import KEY_FILE
 
-    record = SharedDataService(directory).start(port=port or None, host=host)
+    record = _shared_service(directory).start(port=port or None, host=host)
     key = "$TILED_API_KEY" if os.environ.get("TILED_API_KEY") else f"{record.directory}/{KEY_FILE}"
     out.print(
         f"Tiled (PID {record.pid}) at {record.uri} on PostgreSQL (PID {record.postgres_pid}, "
@@ -821,9 +832,7 @@ def shared_start(
 @_reports_errors
 def shared_status(directory: SharedDirectory) -> None:
     """Say whether the service in DIRECTORY answers."""
-    from labctl.tiled_server import SharedDataService
-
-    record = SharedDataService(directory).status()
+    record = _shared_service(directory).status()
     if record is None:
         out.print(f"no shared data service answers for {directory}", highlight=False)
         raise typer.Exit(1)
@@ -837,14 +846,19 @@ def shared_stop(
     remove: Annotated[bool, typer.Option("--remove", help="Also delete all its data.")] = False,
 ) -> None:
     """Stop the Tiled server and PostgreSQL by PID (the data are kept unless --remove)."""
-    from labctl.tiled_server import SharedDataService
-
-    service = SharedDataService(directory)
+    service = _shared_service(directory)
     if remove:
         service.remove()
     else:
         service.stop()
     out.print("shared data service stopped" + (" and removed" if remove else ""))
+
+
+def _check_host_port(option: str, address: str) -> None:
+    """Refuse an address that is not ``HOST:PORT`` with a port 1-65535."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or host.strip() != host:
+        raise BadInput(f"{option} {address!r}: expected HOST:PORT, e.g. 127.0.0.1:5577")
 
 
 @proxy_app.command("serve")
@@ -859,6 +873,9 @@ def proxy_serve(
 ) -> None:
     """Run bluesky's 0MQ proxy in the foreground until Ctrl-C (use 0.0.0.0:PORT for a network)."""
     from labctl.publish import serve_proxy
+
+    for option, address in (("--in", in_address), ("--out", out_address)):
+        _check_host_port(option, address)
 
     def ready(bound_in: str, bound_out: str) -> None:
         out.print(f"0MQ proxy: labs publish to {bound_in}, consumers subscribe to {bound_out}")

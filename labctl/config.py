@@ -773,4 +773,19 @@ def load_config(path: str | Path) -> LoadedConfig:
         raise ConfigError(source, [ConfigIssue((), "this is a directory, not a file")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(source, [ConfigIssue((), f"cannot be read: {error}")]) from None
-    return parse_config(text, source)
+    loaded = parse_config(text, source)
+    # Every command keeps files under it: a file (or a device) there would fail later, deep in
+    # the store, the queue server or the approvals, with a bare OSError.
+    data_directory = loaded.data_directory
+    if data_directory.exists() and not data_directory.is_dir():
+        raise ConfigError(
+            source,
+            [
+                ConfigIssue(
+                    ("lab", "data_directory"),
+                    f"{data_directory} exists and is not a folder",
+                    str(loaded.model.lab.data_directory),
+                )
+            ],
+        )
+    return loaded

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labctl.config import PublishSection
+from labctl.errors import LabctlError
 from labctl.rewind import RewindSafeDispatcher
 
 __all__ = ["attach_publisher", "serve_proxy"]
@@ -57,6 +58,10 @@ def attach_publisher(engine: Any, section: PublishSection, *, rewind: bool) -> C
     return close
 
 
+class ProxyError(LabctlError):
+    """The 0MQ proxy cannot bind the addresses it was given (in use, no such interface)."""
+
+
 def serve_proxy(
     in_address: str, out_address: str, on_ready: Callable[[str, str], None] | None = None
 ) -> None:
@@ -67,9 +72,15 @@ def serve_proxy(
         out_address: where consumers subscribe, ``HOST:PORT``.
         on_ready: called with the two bound addresses once both sockets are bound.
     """
+    import zmq
     from bluesky.callbacks.zmq import Proxy
 
-    proxy = Proxy(in_address, out_address)
+    try:
+        proxy = Proxy(in_address, out_address)
+    except zmq.ZMQError as error:
+        raise ProxyError(
+            f"the 0MQ proxy cannot bind --in {in_address} and --out {out_address}: {error}"
+        ) from None
     if on_ready is not None:
         on_ready(str(proxy.in_port), str(proxy.out_port))
     proxy.start()  # type: ignore[no-untyped-call]
