@@ -20,10 +20,11 @@ dispense (m³, negative for a dispense).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from ophyd import Component, Device
 from ophyd.status import DeviceStatus
@@ -36,12 +37,19 @@ from labctl.devices.dispensing.pump_driver import (
     PumpStopped,
     ValveCommand,
 )
-from labctl.devices.dispensing.pump_protocol import TOP_SPEED_RANGE, Resolution
+from labctl.devices.dispensing.pump_protocol import (
+    TOP_SPEED_RANGE,
+    PumpError,
+    PumpNotInitializedError,
+    Resolution,
+)
 from labctl.devices.readings import Reading
 from labctl.errors import ConfigIssue, LabctlError, SafetyLimitError
 from labctl.units import Quantity, parse_quantity, to_magnitude
 
 __all__ = ["PumpStopped", "SyringePump", "SyringePumpOptions"]
+
+_log = logging.getLogger(__name__)
 
 
 class SyringePumpOptions(BaseModel):
@@ -59,6 +67,12 @@ class SyringePumpOptions(BaseModel):
         top_speed: plunger top speed set on connect, half-steps/s (5…6000).
         initialize_on_connect: run ``Z``/``Y`` when the device connects.
         initialize_reverse: initialise with ``Y`` (valve towards the left) instead of ``Z``.
+        recover_fatal_errors: after a fatal pump error (plunger or valve overload, failed
+            initialisation, lost power) the next request initialises the pump first. A real
+            Cavro refuses every move until it is initialised again, so without this one
+            transient blockage fails every later experiment; the initialisation empties the
+            syringe through the initialisation port, and a blockage that persists fails it with
+            the pump's own error. ``false``: a person initialises (``pump.initialize()``).
         baudrate: serial baud rate (ignored by ``socket://``).
         poll_interval: time between two status polls while the pump moves.
         move_timeout: longest wait for one move.
@@ -76,6 +90,7 @@ class SyringePumpOptions(BaseModel):
     top_speed: int = Field(default=1400, ge=TOP_SPEED_RANGE[0], le=TOP_SPEED_RANGE[1])
     initialize_on_connect: bool = True
     initialize_reverse: bool = False
+    recover_fatal_errors: bool = True
     baudrate: int = Field(default=9600, gt=0)
     poll_interval: Duration = Field(default_factory=lambda: parse_quantity("10 ms"))
     move_timeout: Duration = Field(default_factory=lambda: parse_quantity("120 s"))
@@ -131,6 +146,7 @@ class SyringePump(Device):  # type: ignore[misc]
         self._status: DeviceStatus | None = None
         self._stop_event = threading.Event()
         self._connected = False
+        self._fatal: PumpError | None = None  # the fatal error the next request recovers from
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -238,6 +254,7 @@ class SyringePump(Device):  # type: ignore[misc]
             del stop
             self.driver.initialize(reverse=self.options.initialize_reverse)
             self.driver.set_top_speed(self.options.top_speed)
+            self._fatal = None
 
         return self._start("initialize", work, None)
 
@@ -299,7 +316,7 @@ class SyringePump(Device):  # type: ignore[misc]
         """
         source_port, destination_port = self._port(source), self._port(destination)
         requested = self._volume(volume)
-        if self._held():
+        if self._held() and not self._recovering():
             raise SafetyLimitError(
                 self.name, "held volume", f"{self._volume_of(self._held()):~P}", "0 mL to transfer"
             )
@@ -451,8 +468,12 @@ class SyringePump(Device):  # type: ignore[misc]
 
             def run() -> None:
                 try:
+                    if self._recovering() and label != "initialize":
+                        self._recover(label)
                     work(stop)
                 except Exception as error:
+                    if _needs_initialisation(error):
+                        self._fatal = error
                     self._refresh_quietly()
                     status.set_exception(error)
                     return
@@ -461,6 +482,8 @@ class SyringePump(Device):  # type: ignore[misc]
                     if moved is not None:
                         self.last_volume.put(to_magnitude(self._volume_of(moved), "m**3"))
                 except Exception as error:
+                    if _needs_initialisation(error):
+                        self._fatal = error
                     status.set_exception(error)
                     return
                 status.set_finished()
@@ -470,6 +493,22 @@ class SyringePump(Device):  # type: ignore[misc]
             )
             self._worker.start()
             return status
+
+    def _recovering(self) -> bool:
+        """Whether the next request initialises the pump first (after a fatal error)."""
+        return self._fatal is not None and self.options.recover_fatal_errors
+
+    def _recover(self, label: str) -> None:
+        _log.warning(
+            "%s: initialising before %s, after a fatal pump error: %s",
+            self.name,
+            label,
+            self._fatal,
+        )
+        self.driver.initialize(reverse=self.options.initialize_reverse)
+        self.driver.set_top_speed(self.options.top_speed)
+        self._fatal = None
+        self._refresh()
 
     def _refresh(self) -> None:
         plunger = self.driver.plunger_position()
@@ -484,3 +523,10 @@ class SyringePump(Device):  # type: ignore[misc]
             self._refresh()
         except LabctlError:
             return
+
+
+def _needs_initialisation(error: BaseException) -> TypeGuard[PumpError]:
+    """Whether the pump refuses every move after ``error`` until it is initialised again."""
+    if not isinstance(error, PumpError):
+        return False
+    return error.fatal or isinstance(error, PumpNotInitializedError)

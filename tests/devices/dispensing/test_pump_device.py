@@ -211,7 +211,7 @@ def test_every_error_code_surfaces_as_its_named_error(world: World, code: int) -
 
 
 def test_plunger_overload_needs_a_new_initialisation(world: World) -> None:
-    twin, pump = in_memory(world)
+    twin, pump = in_memory(world, recover_fatal_errors=False)
     twin.inject("plunger_overload")
     with pytest.raises(PlungerOverloadError, match="initialise again"):
         pump.aspirate("0.1 mL", 1).wait(5)
@@ -220,6 +220,26 @@ def test_plunger_overload_needs_a_new_initialisation(world: World) -> None:
     pump.initialize().wait(5)
     pump.aspirate("0.1 mL", 1).wait(5)
     assert pump.held_volume.to("mL").magnitude == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("fault", ["plunger_overload", "valve_overload", "power_cycle"])
+def test_the_next_request_initialises_after_a_fatal_error(world: World, fault: str) -> None:
+    """Chaos found it: one transient overload failed every later experiment of a campaign.
+
+    The pump refuses every move until initialised; by default the request after a fatal error
+    initialises first, which empties the syringe (here: to the waste port) and goes on.
+    """
+    twin, pump = in_memory(world)
+    pump.aspirate("0.2 mL", 1).wait(5)
+    twin.inject(fault)
+    with pytest.raises(PumpError):
+        pump.aspirate("0.1 mL", 2 if fault == "valve_overload" else 1).wait(5)
+    twin.inject(None)  # the blockage is cleared (the instrument itself still refuses moves)
+    pump.transfer("0.3 mL", 1, 2).wait(5)  # a transfer despite what the syringe held
+    assert pump.held_volume.to("mL").magnitude == pytest.approx(0.0)
+    assert world.vials["A1"].contents.total_mass > 0
+    initialisations = [command for command in twin.pump.commands if command.startswith("Z")]
+    assert len(initialisations) == 2  # on connect, and before the transfer
 
 
 def test_valve_overload_and_failed_initialisation(world: World) -> None:
