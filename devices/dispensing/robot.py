@@ -308,7 +308,14 @@ class DispensingRobot(Device):  # type: ignore[misc]
         for addition in plan.additions:
             if stop.is_set():
                 raise LabctlError(f"{self.name}: stopped while preparing {vial}")
-            self.pumps[addition.stock].transfer(addition.volume, addition.stock, vial).wait()
+            try:
+                self.pumps[addition.stock].transfer(addition.volume, addition.stock, vial).wait()
+            except Exception:
+                # The pump may have drawn some or all of it from the bottle before it failed (and
+                # sends what it holds to waste when it is initialised): book the whole addition
+                # as discarded, so the inventory never claims more than the bottle holds.
+                self.inventory.discard(addition.stock, addition.volume, reservation=reservation)
+                raise
             for message in self.inventory.consume(
                 addition.stock, addition.volume, reservation=reservation
             ):

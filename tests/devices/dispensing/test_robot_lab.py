@@ -10,7 +10,7 @@ import pytest
 
 from labctl.devices.dispensing.recipe import RecipeError, Stock
 from labctl.devices.dispensing.robot import DispenseError, DispensingRobot, VialError
-from labctl.errors import ConfigError
+from labctl.errors import ConfigError, DeviceConnectionError
 from labctl.lab import Lab
 from labctl.plans.dispensing import prepare
 from labctl.testing.configs import write_config
@@ -141,6 +141,37 @@ def test_a_clog_is_detected_and_the_vial_marked_bad(tmp_path: Path) -> None:
     error = caught.value
     assert error.stock == "dmc"
     assert error.measured / error.expected == pytest.approx(0.7, abs=0.02)
+
+
+def test_a_failed_addition_is_booked_so_the_inventory_never_claims_more_than_the_bottle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaos found it: the line to a pump dropped after it had drawn from the bottle.
+
+    The inventory booked nothing for the failed addition and claimed more than the bottle held;
+    now the whole addition is booked as discarded (the pump may have drawn any part of it).
+    """
+    prepare_store(tmp_path / "data" / "tiled")
+    with Lab.from_config(write_config(tmp_path, lab_document())) as lab:
+        robot = lab.devices["robot"]
+        driver = lab.devices["pump_dmc"].driver
+
+        def line_lost(*args: object, **kwargs: object) -> None:
+            raise DeviceConnectionError(
+                "pump_dmc", "socket://test", "connection lost", sent=b"/1I2D900R\r"
+            )
+
+        monkeypatch.setattr(driver, "dispense", line_lost)
+        status = robot.prepare(RECIPE, "A1")
+        with pytest.raises(DeviceConnectionError):
+            status.wait(30)
+        bottle = lab.world.snapshot()["stocks"]["dmc"]
+        left = robot.inventory.volume("dmc").to("mL").magnitude
+        account = robot.inventory.accounts()["dmc"]
+    assert VOLUME - bottle > 0.1  # the pump drew from the bottle before the line was lost
+    # Booked whole (within the twin's 0.2 % dosing error); before, the inventory said 60 mL.
+    assert left == pytest.approx(bottle, abs=0.01)
+    assert account.discarded.to("mL").magnitude == pytest.approx(VOLUME - bottle, abs=0.01)
 
 
 def test_a_robot_naming_a_missing_device_is_a_config_error(tmp_path: Path) -> None:
