@@ -62,7 +62,7 @@ from labctl.config import (
 )
 from labctl.devices.dispensing.recipe import salt_molar_mass
 from labctl.devices.potentiostat.techniques import EIS, LSV, OCV
-from labctl.errors import ConfigIssue, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, LabctlError
 from labctl.plans.dispensing import prepare_in_run
 from labctl.plans.rundata import RunData
 from labctl.plans.techniques import measure
@@ -516,8 +516,17 @@ def electrolyte(lab: Any, section: CampaignSection) -> tuple[Any, Any]:
     """The ``electrolyte`` experiment kind: its plan on ``lab`` and its reducer.
 
     With ``lab=None`` (resume, reports) only the reducer is usable.
+
+    Raises:
+        ConfigError: invalid ``experiment_options``, each issue named by its key path.
     """
-    options = _options(section)
+    try:
+        options = _options(section)
+    except ValidationError as error:
+        raise ConfigError(
+            "campaign.experiment_options",
+            issues_from_validation_error(error, ("campaign", "experiment_options")),
+        ) from None
     units = _objective_units(section)
 
     def reducer(run: RunData) -> dict[str, float]:
