@@ -23,6 +23,13 @@ Kill points (:data:`POINTS`), in the order a run's data reach the disk:
 * ``run-stop`` — the stop document reached the store's writer, whose writes of the run's cached
   rows and of the stop document are about to begin (bluesky's ``_RunWriter.stop``).
 
+one point outside the store, for crashes of a campaign while its optimizer computes:
+
+* ``optimizer-fit`` — a BoTorch surrogate's hyperparameters about to be fitted
+  (``botorch.fit.fit_gpytorch_mll`` as :mod:`labctl.optimizers.surrogate` calls it, once per
+  objective and proposal; the fit runs on the campaign's proposal thread while an experiment
+  runs);
+
 and one read, to pause a command while the store's server is killed under it:
 
 * ``store-read`` — a run listing about to be read (``labctl.store.Store._runs``), after the store
@@ -49,9 +56,13 @@ POINTS: dict[str, tuple[str, str, str]] = {
     "table-commit": ("adbc_driver_manager.dbapi", "Connection", "commit"),
     "catalog-commit": ("aiosqlite", "Connection", "commit"),
     "run-stop": ("bluesky.callbacks.tiled_writer", "_RunWriter", "stop"),
+    "optimizer-fit": ("labctl.optimizers.surrogate", "", "fit_gpytorch_mll"),
     "store-read": ("labctl.store", "Store", "_runs"),
 }
-"""Kill point → (module, class, method) whose ``n``-th call stops the process."""
+"""Kill point → (module, class, method) whose ``n``-th call stops the process.
+
+An empty class names a function of the module itself (looked up there at each call).
+"""
 
 
 def arm(point: str, nth: int, marker: Path) -> None:
@@ -64,7 +75,8 @@ def arm(point: str, nth: int, marker: Path) -> None:
         KeyError: an unknown point.
     """
     module_name, class_name, method_name = POINTS[point]
-    owner = getattr(importlib.import_module(module_name), class_name)
+    module = importlib.import_module(module_name)
+    owner = getattr(module, class_name) if class_name else module
     original: Callable[..., Any] = getattr(owner, method_name)
     calls = [0]
     lock = threading.Lock()
