@@ -259,11 +259,19 @@ class SubstrateMap:
                 f"map is {self._geometry()} — use a new state file for a new substrate"
             )
         sites = document.get("sites", {})
+        if not isinstance(sites, dict):
+            raise SiteError(
+                f"{self.path}: 'sites' must map 'row,column' to a state, not {sites!r}"
+            )
         out: dict[str, SiteState] = {}
         for key, state in sites.items():
             if state not in ("used", "failed"):
                 raise SiteError(f"{self.path}: site {key} has an unknown state {state!r}")
-            out[str(key)] = state
+            try:
+                site = self.check(key)
+            except SiteError as error:
+                raise SiteError(f"{self.path}: {error}") from None
+            out[site.key] = state
         return out
 
     def _write(self, stored: dict[str, SiteState]) -> None:

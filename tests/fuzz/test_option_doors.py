@@ -12,17 +12,20 @@ parses either passes the potentiostat's limits or is refused with a ``SafetyLimi
 from __future__ import annotations
 
 import copy
+import json
+import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from labctl.config import LoadedConfig, load_config
 from labctl.devices.droplet.device import ScanningDropletCell
+from labctl.devices.droplet.sites import SubstrateMap
 from labctl.devices.potentiostat.techniques import (
     CA,
     CP,
@@ -291,3 +294,55 @@ def test_the_valid_techniques_are_valid() -> None:
     """The fuzz's seeds pass parsing and the limits, so the fuzz reaches as_si and describe."""
     for kind, fields in VALID_TECHNIQUES.items():
         parse_technique({"kind": kind, **fields}).check_limits(LIMITS)
+
+
+SITE_KEYS = st.sampled_from(["0,0", "1,2", "5,7", "9,9", "-1,0", "a,b", "1,2,3", "", "0, 0"])
+SITE_FILES = st.one_of(
+    st.dictionaries(SITE_KEYS, VALUE | st.sampled_from(["used", "failed", "fresh"]), max_size=4),
+    VALUE,
+).map(
+    lambda sites: {
+        "version": 1,
+        "substrate": "zn",
+        "rows": 6,
+        "columns": 8,
+        "pitch_mm": 2.5,
+        "origin_mm": [20.0, 20.0],
+        "sites": sites,
+    }
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    document=SITE_FILES | st.dictionaries(st.text(max_size=6), VALUE, max_size=3) | VALUE,
+    site=st.none() | SITE_KEYS,
+)
+# Regressions: 'sites' not a mapping raised AttributeError; an off-map key was kept.
+@example(document={"version": 1, "rows": 6, "columns": 8, "sites": 0.0}, site=None)
+@example(
+    document={
+        "version": 1,
+        "substrate": "zn",
+        "rows": 6,
+        "columns": 8,
+        "pitch_mm": 2.5,
+        "origin_mm": [20.0, 20.0],
+        "sites": {"9,9": "used", "a,b": "failed"},
+    },
+    site=None,
+)
+def test_a_site_file_of_junk_is_a_site_error(document: Any, site: str | None) -> None:
+    """The substrate map's state file (a door: it is read back when a campaign resumes)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "zn.sites.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        try:
+            sites = SubstrateMap(
+                path, rows=6, columns=8, pitch=2.5, origin=(20.0, 20.0), name="zn"
+            )
+            sites.counts()
+            claimed = sites.claim(site)
+            sites.mark(claimed, "used")
+        except LabctlError as error:
+            assert str(error)
