@@ -696,13 +696,22 @@ def schedule_run(
     config: ConfigArgument,
     period: Annotated[float, typer.Option(min=0.5, help="Seconds between checks.")] = 5.0,
 ) -> None:
-    """Submit scheduled campaigns to the lab's queue server as they come due (Ctrl-C stops)."""
+    """Submit scheduled campaigns to the lab's queue server as they come due (Ctrl-C stops).
+
+    Every period it first replaces a RE Worker that died (as ``labctl qserver recover`` does).
+    """
     from labctl.schedule import run_scheduler
 
     server = _queue_server(config)
     out.print(f"scheduler watching {_schedule(config).path}", highlight=False)
     with contextlib.suppress(KeyboardInterrupt):
-        run_scheduler(_schedule(config), scheduled_submitter(server), period=period)
+        run_scheduler(
+            _schedule(config),
+            scheduled_submitter(server),
+            period=period,
+            check_health=server.recover_worker,
+            report=lambda line: out.print(line, highlight=False),
+        )
 
 
 def scheduled_submitter(server: Any) -> Callable[[Any], str]:

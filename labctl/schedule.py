@@ -7,11 +7,18 @@ campaign item with preconditions on — a glovebox out of range or a stock runni
 item fail in the queue's history with the reasons, instead of starting — and records what it did
 in the entry. A recurrence missed while the scheduler was down fires once when it is back (never a
 burst of catch-ups); a one-off time in the past fires once.
+
+Every period the scheduler also checks the queue's health before it submits anything (``labctl
+schedule run`` passes :meth:`labctl.qserver.manager.QueueServer.recover_worker`): a RE Worker that
+died overnight would otherwise leave the manager reporting a running item forever, and every
+later campaign would queue behind it. What the check did is printed; a check that fails (the
+manager itself is down) is reported and tried again next period — it never stops the scheduler.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -22,6 +29,8 @@ from pathlib import Path
 from labctl.errors import LabctlError
 
 __all__ = ["Schedule", "ScheduleEntry", "ScheduleError", "run_scheduler"]
+
+_log = logging.getLogger(__name__)
 
 
 class ScheduleError(LabctlError):
@@ -170,9 +179,27 @@ def run_scheduler(
     *,
     period: float = 5.0,
     stop: threading.Event | None = None,
+    check_health: Callable[[], list[str]] | None = None,
+    report: Callable[[str], None] = _log.warning,
 ) -> None:
-    """Fire due entries every ``period`` seconds until ``stop`` is set (or forever)."""
+    """Fire due entries every ``period`` seconds until ``stop`` is set (or forever).
+
+    Args:
+        schedule: the entries.
+        submit: queues one entry; returns what happened, for its log.
+        period: seconds between checks.
+        stop: set to end the loop.
+        check_health: called first every period (e.g. replace a dead RE Worker); returns what
+            it did, one line per step, each passed to ``report``.
+        report: where the health check's lines and failures go.
+    """
     stop = stop or threading.Event()
     while not stop.is_set():
+        if check_health is not None:
+            try:
+                for line in check_health():
+                    report(line)
+            except LabctlError as error:
+                report(f"queue health check failed (tried again in {period:g} s): {error}")
         schedule.fire_due(submit)
         stop.wait(period)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,8 @@ from labctl.cli import scheduled_submitter
 from labctl.config import load_config
 from labctl.lab import Lab
 from labctl.preconditions import campaign_preconditions
-from labctl.qserver.manager import QueueServer
-from labctl.schedule import Schedule, ScheduleEntry, ScheduleError
+from labctl.qserver.manager import QueueServer, QueueServerError
+from labctl.schedule import Schedule, ScheduleEntry, ScheduleError, run_scheduler
 from labctl.store import Store
 from labctl.testing.configs import sim_lab_document, write_config
 from labctl.testing.store import prepare_store
@@ -80,6 +81,46 @@ def test_a_failed_submission_is_logged_in_the_entry(tmp_path: Path) -> None:
     (saved,) = schedule.entries()
     assert saved.id == entry.id
     assert "not submitted: queue server not running" in saved.log[-1]
+
+
+def test_the_scheduler_checks_the_queue_every_period_and_outlives_a_failing_check(
+    tmp_path: Path,
+) -> None:
+    """A dead RE Worker is replaced before anything is submitted; a down manager is reported."""
+    schedule = Schedule(tmp_path / "schedule.json")
+    schedule.add(_campaign_file(tmp_path), at="2020-01-01T00:00")  # long due
+    events: list[str] = []
+    answers = iter(
+        [
+            QueueServerError("the RE Manager at tcp://127.0.0.1:1 did not answer"),
+            ["the RE Worker (pid 4242) had died: its environment was destroyed"],
+            [],
+        ]
+    )
+    stop = threading.Event()
+
+    def check() -> list[str]:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            events.append("check failed")
+            raise answer
+        events.append("check")
+        if not answer:
+            stop.set()  # third period: end the loop
+        return answer
+
+    def submit(entry: ScheduleEntry) -> str:
+        events.append("submit")
+        return "queued"
+
+    reported: list[str] = []
+    run_scheduler(
+        schedule, submit, period=0.01, stop=stop, check_health=check, report=reported.append
+    )
+    assert events == ["check failed", "submit", "check", "check"]
+    assert "queue health check failed" in reported[0]
+    assert "did not answer" in reported[0]
+    assert reported[1] == "the RE Worker (pid 4242) had died: its environment was destroyed"
 
 
 @pytest.mark.parametrize(
