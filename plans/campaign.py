@@ -267,6 +267,9 @@ def campaign(
     try:
         # An experiment a crash interrupted gets the retry the failure policy allows, first.
         for interrupted in _retryable(history, policy):
+            if budget.resources is not None and (exhausted := budget.resources()) is not None:
+                state.stop_reason = exhausted  # e.g. no fresh substrate site left to retry on
+                return state
             record = yield from _attempt(
                 experiment,
                 reducer,

@@ -207,6 +207,29 @@ def test_an_interrupted_experiment_is_retried_first_on_resume(run_engine: Any) -
     assert [inputs for inputs, _ in recommender.told][:2] == [{"position": 0.1}, {"position": 0.5}]
 
 
+def test_an_interrupted_experiment_is_not_retried_when_the_lab_has_nothing_left(
+    run_engine: Any,
+) -> None:
+    """A resumed campaign whose substrate is used up stops with that reason, runs nothing."""
+    history = [
+        ExperimentRecord(0, 1, {"position": 0.1}, "completed", outcome={"signal": 0.9}),
+        ExperimentRecord(1, 1, {"position": 0.5}, "interrupted", reason="no stop document"),
+    ]
+    state = run(
+        run_engine,
+        campaign(
+            RandomRecommender(),
+            move_and_count,
+            peak_height,
+            campaign_id="empty",
+            budget=Budget(3, resources=lambda: "substrate exhausted: no fresh site left"),
+            history=history,
+        ),
+    )
+    assert state.records == history
+    assert state.stop_reason == "substrate exhausted: no fresh site left"
+
+
 def test_an_interrupted_retry_or_a_skip_policy_is_not_retried(run_engine: Any) -> None:
     history = [
         ExperimentRecord(0, 1, {"position": 0.1}, "failed", reason="timeout"),
