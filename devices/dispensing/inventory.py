@@ -514,9 +514,11 @@ def _nanolitres(value: object, what: str) -> int:
         millilitres = to_magnitude(parse_quantity(value, "[volume]"), "mL")
     except UnitError as error:
         raise InventoryError(f"{what}: {error}") from error
-    if not millilitres >= 0 or millilitres == float("inf"):
+    nanolitres = millilitres * NANOLITRES_PER_ML
+    # Finite in nL too: 1e303 mL is a finite float whose nanolitres overflow to inf.
+    if not nanolitres >= 0 or nanolitres == float("inf"):
         raise InventoryError(f"{what}: a volume must be ≥ 0 and finite, got {value!r}")
-    return round(millilitres * NANOLITRES_PER_ML)
+    return round(nanolitres)
 
 
 def _ml(nanolitres: int) -> Quantity:

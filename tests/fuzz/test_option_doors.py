@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -24,6 +25,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from labctl.config import LoadedConfig, load_config
+from labctl.devices.dispensing.inventory import Inventory
+from labctl.devices.dispensing.recipe import Stock
 from labctl.devices.droplet.device import ScanningDropletCell
 from labctl.devices.droplet.sites import SubstrateMap
 from labctl.devices.potentiostat.techniques import (
@@ -346,3 +349,51 @@ def test_a_site_file_of_junk_is_a_site_error(document: Any, site: str | None) ->
             sites.mark(claimed, "used")
         except LabctlError as error:
             assert str(error)
+
+
+INVENTORY_STOCKS = [
+    Stock(name="salt", composition="2 mol/kg LiPF6 in EC", density="1.45 g/mL", volume="50 mL"),
+    Stock(name="dmc", composition="pure DMC", density="1.063 g/mL", volume="100 mL"),
+]
+VOLUMES = st.one_of(
+    st.builds(
+        lambda magnitude, unit: f"{magnitude} {unit}",
+        st.sampled_from([*MAGNITUDES, "1e303", "1e20", "-0"]),
+        st.sampled_from(["mL", "uL", "L", "m**3", "g", "mol", "furlong"]),
+    ),
+    SCALAR,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    operations=st.lists(
+        st.tuples(
+            st.sampled_from(["refill", "set_volume", "check", "reserve", "consume", "rinse"]),
+            st.sampled_from(["salt", "dmc", "nope", ""]),
+            VOLUMES,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+@example(operations=[("refill", "salt", "1e303 mL")])  # regression: OverflowError
+def test_volumes_from_operators_and_plans_are_booked_or_refused(
+    operations: list[tuple[str, str, Any]],
+) -> None:
+    """``labctl stock refill`` and every plan's volumes: booked, or an InventoryError."""
+    with tempfile.TemporaryDirectory() as directory:
+        inventory = Inventory(Path(directory) / "inventory.json", INVENTORY_STOCKS)
+        for operation, stock, volume in operations:
+            try:
+                if operation in ("refill", "set_volume", "consume"):
+                    getattr(inventory, operation)(stock, volume)
+                elif operation == "rinse":
+                    inventory.rinse(volume, stock=stock)
+                else:
+                    getattr(inventory, operation)({stock: volume}, overhead=volume)
+            except LabctlError as error:
+                assert str(error)
+        for left in inventory.volumes().values():
+            assert math.isfinite(left.magnitude)
+            assert left.magnitude >= 0
