@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import yaml
 
 from labctl.cli import scheduled_submitter
 from labctl.config import load_config
+from labctl.devices.droplet.sites import SubstrateMap
 from labctl.lab import Lab
 from labctl.preconditions import campaign_preconditions
 from labctl.qserver.manager import QueueServer, QueueServerError
@@ -135,6 +137,18 @@ def test_the_scheduler_checks_the_queue_every_period_and_outlives_a_failing_chec
 def test_bad_entries_are_refused(tmp_path: Path, at: Any, cron: Any, words: str) -> None:
     with pytest.raises(ScheduleError, match=words):
         Schedule(tmp_path / "s.json").add(_campaign_file(tmp_path), at=at, cron=cron)
+
+
+def test_preconditions_refuse_a_droplet_cell_whose_substrate_is_used_up(tmp_path: Path) -> None:
+    sites = SubstrateMap(tmp_path / "sites.json", rows=1, columns=2, pitch=4.0, name="Zn-foil-3")
+    lab = SimpleNamespace(devices={"droplet": SimpleNamespace(sites=sites)})
+    assert campaign_preconditions(lab) == []
+    sites.claim()
+    sites.mark(sites.claim(), "failed")
+    assert campaign_preconditions(lab) == [
+        "droplet: no fresh site left on substrate Zn-foil-3 (1 used, 1 failed of 2); "
+        "mount a new one"
+    ]
 
 
 def test_preconditions_name_what_is_out_of_range(tmp_path: Path) -> None:
