@@ -10,7 +10,7 @@ This module is part of the ground floor: it imports no other labctl module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "SafetyLimitError",
     "StoreError",
     "UnitError",
+    "cause_chain",
 ]
 
 
@@ -195,6 +196,35 @@ class InterlockError(LabctlError):
         super().__init__(message)
         if interlock is not None:
             self.interlock = interlock
+
+
+def cause_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every error behind it, nearest first, each once.
+
+    Follows ``__cause__`` (or ``__context__``) and, for a failed bluesky Status
+    (``FailedStatus(status)``), the exception the status failed with — how a device's
+    interlock reaches a plan that waited on the device.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = _status_exception(current) or current.__cause__ or current.__context__
+
+
+def _status_exception(error: BaseException) -> BaseException | None:
+    """The exception of the Status a ``FailedStatus`` carries (``None`` for other errors)."""
+    if not error.args or isinstance(error.args[0], BaseException):
+        return None
+    exception = getattr(error.args[0], "exception", None)
+    if not callable(exception):
+        return None
+    try:
+        cause = exception()
+    except Exception:  # a status object that cannot say: no cause to follow
+        return None
+    return cause if isinstance(cause, BaseException) else None
 
 
 INTERLOCKS = ("short_circuit", "compliance", "gravimetric_mismatch", "contact_lost", "stage_alarm")

@@ -33,7 +33,7 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import FailedStatus, Msg
 
-from labctl.errors import InterlockError, LabctlError
+from labctl.errors import InterlockError, LabctlError, cause_chain
 from labctl.plans.rundata import DocumentRun, RunData
 
 __all__ = [
@@ -517,19 +517,10 @@ def _reason(error: BaseException) -> str:
 
 def _interlock(error: BaseException) -> str | None:
     """The name of the interlock behind ``error`` (a failed Status's cause, or its chain)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, InterlockError):
-            return current.interlock
-        if isinstance(current, FailedStatus) and current.args:
-            cause = getattr(current.args[0], "exception", lambda: None)()
-            if isinstance(cause, BaseException):
-                current = cause
-                continue
-        current = current.__cause__ or current.__context__
-    return None
+    return next(
+        (cause.interlock for cause in cause_chain(error) if isinstance(cause, InterlockError)),
+        None,
+    )
 
 
 def _run_uid(documents: Documents) -> str | None:

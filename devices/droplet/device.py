@@ -62,7 +62,7 @@ from labctl.devices.potentiostat.techniques import PulseTrain, Technique, parse_
 from labctl.devices.readings import Reading
 from labctl.devices.stage.device import Stage
 from labctl.devices.stage.errors import StageAlarm
-from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, LabctlError, cause_chain
 from labctl.units import parse_quantity, to_magnitude, ureg
 
 __all__ = [
@@ -405,7 +405,9 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         state = self._make_safe(site, cause) if safe else "nothing else was changed"
         where = f" at site {site}" if site is not None else ""
         kind: type[DropletError] = DropletError
-        if (lost and self._lost_alarm) or _caused_by(error, StageAlarm):
+        if (lost and self._lost_alarm) or any(
+            isinstance(cause, StageAlarm) for cause in cause_chain(error)
+        ):
             kind = StageAlarmed
         elif lost:
             kind = ContactLost
@@ -695,18 +697,6 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
     def _check_stop(self) -> None:
         if self._stop_event.is_set():
             raise DropletError(f"{self.name}: stopped")
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``error`` or anything in its chain of causes is a ``kind``."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _wrong(device: object, kind: type) -> str:
