@@ -91,16 +91,7 @@ class OpcUaChannel(SignalRO):  # type: ignore[misc]
         assert self.channel is not None
         assert self.transport is not None
         (raw,) = self.transport.read_values([self.channel.node])
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise ProtocolError(
-                self.transport.device,
-                self.transport.address,
-                f"node {self.channel.node} holds {type(raw).__name__}, not a number",
-                sent=f"Read {self.channel.node}",
-                expected="a number",
-                received=raw,
-            )
-        value = to_magnitude(ureg.Quantity(float(raw), self.channel.units), self.record_units)
+        value = _in_record_units(raw, self.channel, self.transport)
         self._readback = value
         self._metadata["timestamp"] = time.time()
         return value
@@ -232,16 +223,38 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
         """Read every channel at once (one request) in the recorded units."""
         channels = self.options.channels
         raw = self.transport.read_values([channel.node for channel in channels.values()])
-        values = {}
-        for (channel_name, channel), value in zip(channels.items(), raw, strict=True):
-            try:
-                values[channel_name] = to_magnitude(
-                    ureg.Quantity(float(value), channel.units), record_unit(channel.units)
-                )
-            except (TypeError, ValueError, UnitError) as error:
-                raise ProtocolError(
-                    self.name,
-                    self.transport.address,
-                    f"node {channel.node} holds {value!r}, not a number",
-                ) from error
-        return values
+        return {
+            channel_name: _in_record_units(value, channel, self.transport)
+            for (channel_name, channel), value in zip(channels.items(), raw, strict=True)
+        }
+
+
+def _in_record_units(raw: Any, channel: ChannelOptions, transport: OpcUaTransport) -> float:
+    """A node's value as a number in the channel's recorded unit.
+
+    Only an integer or a float is a reading: a boolean, a text (``"1.5"``) or bytes from the
+    server are refused, not converted (``float()`` would take all three).
+
+    Raises:
+        ProtocolError: the node holds something else.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ProtocolError(
+            transport.device,
+            transport.address,
+            f"node {channel.node} holds {type(raw).__name__}, not a number",
+            sent=f"Read {channel.node}",
+            expected="a number",
+            received=raw,
+        )
+    try:
+        return to_magnitude(ureg.Quantity(float(raw), channel.units), record_unit(channel.units))
+    except (OverflowError, ValueError, UnitError) as error:
+        raise ProtocolError(
+            transport.device,
+            transport.address,
+            f"node {channel.node} holds {raw!r}, not a number in {channel.units} ({error})",
+            sent=f"Read {channel.node}",
+            expected="a number",
+            received=raw,
+        ) from error

@@ -22,15 +22,17 @@ from typing import Any
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import pytest
-from asyncua import Client, ua
+from asyncua import Client, Server, ua
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labctl.config import StatusServerSection
+from labctl.errors import ProtocolError
 from labctl.lab import Lab
 from labctl.simulators.environment.twin import EnvironmentTwin
 from labctl.status_server import NAMESPACE_URI, StatusServer
 from labctl.testing.configs import sim_lab_document, write_config
+from labctl.transports.background_loop import BackgroundLoop
 
 PASSWORD_VARIABLE = "LABCTL_TEST_FUZZ_OPCUA_PASSWORD"
 PASSWORD = "fuzz-s3cret"
@@ -375,3 +377,89 @@ def test_the_environment_sensor_reads_on_after_a_raw_client_wrote_nonsense(
         values = lab.devices["glovebox"].channel_values()
     assert values
     assert all(math.isfinite(value) for value in values.values())
+
+
+# -- a hostile OPC UA server: what labctl's environment sensor parses ---------------------------
+
+HOSTILE_VALUES: list[ua.Variant] = [
+    ua.Variant(21.5, ua.VariantType.Double),
+    ua.Variant(math.nan, ua.VariantType.Double),
+    ua.Variant(math.inf, ua.VariantType.Double),
+    ua.Variant(7, ua.VariantType.Int32),
+    ua.Variant(2**63 - 1, ua.VariantType.Int64),
+    ua.Variant(True, ua.VariantType.Boolean),
+    ua.Variant("1.5", ua.VariantType.String),
+    ua.Variant("hot", ua.VariantType.String),
+    ua.Variant(b"1", ua.VariantType.ByteString),
+    ua.Variant([1.0, 2.0], ua.VariantType.Double),
+    ua.Variant(None, ua.VariantType.Null),
+    ua.Variant(ua.LocalizedText("20"), ua.VariantType.LocalizedText),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_server() -> Iterator[tuple[str, Server, BackgroundLoop]]:
+    """A plain asyncua server a test adds variables of any type and value to."""
+    loop = BackgroundLoop(name="fuzz-hostile-opcua")
+
+    async def start() -> tuple[Server, str]:
+        server = Server()
+        await server.init()
+        server.set_endpoint("opc.tcp://127.0.0.1:0")
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await server.register_namespace("urn:labctl:fuzz")
+        await server.start()
+        port = server.bserver._server.sockets[0].getsockname()[1]
+        return server, f"opc.tcp://127.0.0.1:{port}"
+
+    server, address = loop.run(start(), 30)
+    try:
+        yield address, server, loop
+    finally:
+        loop.run(server.stop(), 10)
+        loop.stop()
+
+
+@pytest.mark.parametrize(
+    "index", range(len(HOSTILE_VALUES)), ids=[f"{v.VariantType.name}" for v in HOSTILE_VALUES]
+)
+def test_the_environment_sensor_reads_a_number_or_refuses_what_a_server_sends(
+    hostile_server: tuple[str, Server, BackgroundLoop], index: int, tmp_path: Path
+) -> None:
+    """Both read paths (one channel's ``get``, ``channel_values``) agree on every value."""
+    address, server, loop = hostile_server
+    variant = HOSTILE_VALUES[index]
+    node_id = ua.NodeId(f"hostile.{index}", 2)
+    loop.run(
+        server.nodes.objects.add_variable(
+            node_id, ua.QualifiedName(f"v{index}", 2), variant, varianttype=variant.VariantType
+        ),
+        5,
+    )
+    document = {
+        "lab": {"name": "hostile"},
+        "devices": {
+            "sensor": {
+                "kind": "environment-sensor",
+                "driver": "opcua",
+                "address": address,
+                "timeout": "2 s",
+                "options": {"channels": {"t": {"node": node_id.to_string(), "units": "degC"}}},
+            }
+        },
+    }
+    outcomes = []
+    with Lab.from_config(write_config(tmp_path, document), with_store=False) as lab:
+        sensor = lab.devices["sensor"]
+        for read in (lambda: sensor.t.get(), lambda: sensor.channel_values()["t"]):
+            try:
+                outcomes.append(read())
+            except ProtocolError as refused:
+                assert "not a number" in str(refused)
+                outcomes.append("refused")
+    value = variant.Value
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number:
+        assert outcomes[0] == pytest.approx(outcomes[1], nan_ok=True)
+    else:
+        assert outcomes == ["refused", "refused"], outcomes
