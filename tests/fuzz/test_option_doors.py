@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from labctl.config import LoadedConfig, load_config
 from labctl.devices.dispensing.inventory import Inventory
-from labctl.devices.dispensing.recipe import Stock
+from labctl.devices.dispensing.recipe import Recipe, Stock, solve
 from labctl.devices.droplet.device import ScanningDropletCell
 from labctl.devices.droplet.sites import SubstrateMap
 from labctl.devices.potentiostat.techniques import (
@@ -397,3 +397,32 @@ def test_volumes_from_operators_and_plans_are_booked_or_refused(
         for left in inventory.volumes().values():
             assert math.isfinite(left.magnitude)
             assert left.magnitude >= 0
+
+
+RECIPE_STOCKS = [
+    Stock(name="salt_ec", composition="2 mol/kg LiPF6 in EC", density="1.41 g/mL", volume="50 mL"),
+    Stock(name="ec", composition="pure EC", density="1.32 g/mL", volume="50 mL"),
+    Stock(name="dmc", composition="pure DMC", density="1.07 g/mL", volume="50 mL"),
+]
+VALID_RECIPE: dict[str, Any] = {
+    "molality": "1 mol/kg",
+    "solvents": {"EC": 0.5, "DMC": 0.5},
+    "amount": "2 mL",
+}
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(changes=CHANGES)
+def test_random_recipes_are_solved_or_refused(changes: list[tuple[int, Any]]) -> None:
+    """A recipe (an optimizer's proposal, a plan's argument): a plan, or a RecipeError."""
+    recipe_data = _mutated(VALID_RECIPE, changes)
+    if not isinstance(recipe_data, dict):
+        return
+    try:
+        recipe = Recipe.from_mapping(recipe_data)
+        plan = solve(recipe, RECIPE_STOCKS)
+    except LabctlError as error:
+        assert str(error)
+        return
+    for volume in plan.volumes().values():
+        assert math.isfinite(volume.magnitude)
