@@ -7,12 +7,17 @@ starts it, points the driver at :attr:`Twin.address`, and stops it on close.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from labctl.config import DeviceConfig, TwinConfig
+from pydantic import BaseModel, ValidationError
+
+from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
+from labctl.errors import ConfigError, ConfigIssue
 from labctl.simulators.world import World
 
-__all__ = ["Twin", "TwinFactory"]
+__all__ = ["Twin", "TwinFactory", "twin_option_issues", "twin_options"]
+
+_Options = TypeVar("_Options", bound=BaseModel)
 
 
 @runtime_checkable
@@ -46,3 +51,26 @@ class TwinFactory(Protocol):
         world: World,
     ) -> Any:
         """Return an unstarted twin that acts on ``world`` (the lab's shared simulated world)."""
+
+
+def twin_option_issues(model: type[BaseModel], name: str, twin: TwinConfig) -> list[ConfigIssue]:
+    """Every problem ``model`` finds in device ``name``'s ``twin.options``, with key paths."""
+    try:
+        model.model_validate(twin.options)
+    except ValidationError as error:
+        return issues_from_validation_error(error, ("devices", name, "twin", "options"))
+    return []
+
+
+def twin_options(model: type[_Options], name: str, twin: TwinConfig) -> _Options:
+    """Device ``name``'s ``twin.options`` as ``model``.
+
+    Raises:
+        ConfigError: the options do not fit, each problem under
+            ``devices.<name>.twin.options``.
+    """
+    try:
+        return model.model_validate(twin.options)
+    except ValidationError as error:
+        where = ("devices", name, "twin", "options")
+        raise ConfigError("<config>", issues_from_validation_error(error, where)) from None

@@ -21,15 +21,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from asyncua import Server, ua
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue
+from labctl.config import DeviceConfig, TwinConfig
+from labctl.errors import ConfigIssue
 from labctl.simulators.environment.model import (
     ChannelModel,
     EnvironmentModel,
     default_channel_model,
 )
+from labctl.simulators.twin import twin_option_issues, twin_options
 from labctl.simulators.world import World
 from labctl.transports.background_loop import BackgroundLoop
 
@@ -130,11 +131,7 @@ class EnvironmentTwin:
         twin: TwinConfig,
     ) -> list[ConfigIssue]:
         """Every problem with ``twin.options``, with key paths."""
-        try:
-            EnvironmentTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "twin", "options"))
-        return []
+        return twin_option_issues(EnvironmentTwinOptions, name, twin)
 
     @classmethod
     def from_config(
@@ -152,13 +149,7 @@ class EnvironmentTwin:
         The glovebox atmosphere is not part of the shared ``world`` (nothing else acts on it).
         """
         del world
-        try:
-            options = EnvironmentTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            raise ConfigError(
-                "<config>",
-                issues_from_validation_error(error, ("devices", name, "twin", "options")),
-            ) from None
+        options = twin_options(EnvironmentTwinOptions, name, twin)
         raw_channels = device.options.get("channels", {})
         channels = {
             channel: (str(spec["node"]), str(spec.get("units", "")))

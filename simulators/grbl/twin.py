@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue
+from labctl.config import DeviceConfig, TwinConfig
+from labctl.errors import ConfigIssue
 from labctl.simulators.grbl.machine import GrblMachine, MachineSettings
 from labctl.simulators.grbl.session import GrblSession
 from labctl.simulators.grbl.stage_world import StageState, stage_state
 from labctl.simulators.serving import ServedTwin, TcpTwinServer
+from labctl.simulators.twin import twin_option_issues, twin_options
 from labctl.simulators.world import World
 
 __all__ = ["GrblTwin", "GrblTwinOptions"]
@@ -157,11 +158,7 @@ class GrblTwin(ServedTwin):
     def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
         """Every problem with ``twin.options``, with key paths."""
         del device
-        try:
-            GrblTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "twin", "options"))
-        return []
+        return twin_option_issues(GrblTwinOptions, name, twin)
 
     @classmethod
     def from_config(
@@ -176,11 +173,7 @@ class GrblTwin(ServedTwin):
     ) -> GrblTwin:
         """Build the twin of stage ``name``, its state in ``world.stages[name]``."""
         del device
-        where = ("devices", name, "twin", "options")
-        try:
-            options = GrblTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            raise ConfigError("<config>", issues_from_validation_error(error, where)) from None
+        options = twin_options(GrblTwinOptions, name, twin)
         stage = None
         if world is not None:
             stage = stage_state(world, name)

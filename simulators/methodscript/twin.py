@@ -22,14 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue
+from labctl.config import DeviceConfig, TwinConfig
+from labctl.errors import ConfigIssue
 from labctl.simulators.electrochem import CellState, cell_state, respond
 from labctl.simulators.methodscript.instrument import MethodScriptInstrument, MethodScriptSession
 from labctl.simulators.methodscript.interpreter import InstrumentLimits, Respond
 from labctl.simulators.serving import ServedTwin, TcpTwinServer
+from labctl.simulators.twin import twin_option_issues, twin_options
 from labctl.simulators.world import World
 
 __all__ = ["MethodScriptTwin", "MethodScriptTwinOptions"]
@@ -94,11 +95,7 @@ class MethodScriptTwin(ServedTwin):
     def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
         """Every problem with ``twin.options``, with key paths."""
         del device
-        try:
-            MethodScriptTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "twin", "options"))
-        return []
+        return twin_option_issues(MethodScriptTwinOptions, name, twin)
 
     @classmethod
     def from_config(
@@ -113,11 +110,7 @@ class MethodScriptTwin(ServedTwin):
     ) -> MethodScriptTwin:
         """Build the twin for device ``name``."""
         del device
-        where = ("devices", name, "twin", "options")
-        try:
-            options = MethodScriptTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            raise ConfigError("<config>", issues_from_validation_error(error, where)) from None
+        options = twin_options(MethodScriptTwinOptions, name, twin)
         limits = InstrumentLimits(
             potential=options.max_potential,
             current=options.max_current,

@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue
+from labctl.config import DeviceConfig, TwinConfig
+from labctl.errors import ConfigIssue
 from labctl.simulators.mtsics.instrument import MtSicsSession, SimulatedBalance
 from labctl.simulators.serving import ServedTwin, TcpTwinServer
+from labctl.simulators.twin import twin_option_issues, twin_options
 from labctl.simulators.world import World
 
 __all__ = ["MtSicsTwin", "MtSicsTwinOptions"]
@@ -79,11 +80,7 @@ class MtSicsTwin(ServedTwin):
     def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
         """Every problem with ``twin.options``, with key paths."""
         del device
-        try:
-            MtSicsTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "twin", "options"))
-        return []
+        return twin_option_issues(MtSicsTwinOptions, name, twin)
 
     @classmethod
     def from_config(
@@ -97,10 +94,8 @@ class MtSicsTwin(ServedTwin):
         world: World | None = None,
     ) -> MtSicsTwin:
         """Build the twin of balance ``name`` weighing a vial of ``world``."""
-        issues = cls.check_config(name, device, twin)
-        if issues:
-            raise ConfigError("<config>", issues)
-        options = MtSicsTwinOptions.model_validate(twin.options)
+        del device
+        options = twin_options(MtSicsTwinOptions, name, twin)
         balance = SimulatedBalance(
             world if world is not None else World(seed),
             vial=options.vial,

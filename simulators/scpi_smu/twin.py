@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue
+from labctl.config import DeviceConfig, TwinConfig
+from labctl.errors import ConfigIssue
 from labctl.simulators.electrochem import CellState, cell_state, respond
 from labctl.simulators.scpi_smu.cell import ResponseCell
 from labctl.simulators.scpi_smu.instrument import CellModel, ScpiSmuSession, SmuInstrument
 from labctl.simulators.serving import ServedTwin, TcpTwinServer
+from labctl.simulators.twin import twin_option_issues, twin_options
 from labctl.simulators.world import World
 
 __all__ = ["ScpiSmuTwin", "ScpiSmuTwinOptions"]
@@ -76,11 +77,7 @@ class ScpiSmuTwin(ServedTwin):
     def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
         """Every problem with ``twin.options``, with key paths."""
         del device
-        try:
-            ScpiSmuTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "twin", "options"))
-        return []
+        return twin_option_issues(ScpiSmuTwinOptions, name, twin)
 
     @classmethod
     def from_config(
@@ -95,13 +92,7 @@ class ScpiSmuTwin(ServedTwin):
     ) -> ScpiSmuTwin:
         """Build the twin for device ``name``."""
         del device
-        try:
-            options = ScpiSmuTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            raise ConfigError(
-                "<config>",
-                issues_from_validation_error(error, ("devices", name, "twin", "options")),
-            ) from None
+        options = twin_options(ScpiSmuTwinOptions, name, twin)
         cell: CellModel | None = None
         if options.cell is not None and world is not None:
             world.cell(options.cell)
