@@ -1,10 +1,46 @@
 """Bad input at every door: random and hand-written nasty input gives success or a LabctlError.
 
-Doors covered here: command-line arguments of every command, campaign search spaces and
-objectives, approval envelopes, schedule entries. (Configs are fuzzed in ``tests/test_config.py``;
-each wire-protocol parser is fuzzed beside its driver.) The rule everywhere: the only outcomes
-allowed are success or a :class:`~labctl.errors.LabctlError` whose message says something — never
-a traceback, never a bare ``KeyError``.
+The rule everywhere: the only outcomes allowed are success or a
+:class:`~labctl.errors.LabctlError` whose message says something (for OPC UA: a refusal with a
+status code) — never a traceback, a bare ``KeyError``, or a crashed server. This docstring is the
+index of the doors and where each is fuzzed (hypothesis, plus hand-written nasty cases):
+
+=====================================  ==========================================================
+door                                   fuzzed in
+=====================================  ==========================================================
+CLI: every command typer registers     here (read from the app: a new command is fuzzed at once)
+lab configs (YAML text and documents)  ``tests/test_config.py``; here (a corpus ``load_config``
+                                       refuses, and invalid ones each validating command names)
+campaign search spaces, objectives     here
+approval envelopes, schedule entries   here
+``experiment_options`` (electrolyte,   ``tests/fuzz/test_option_doors.py``
+pulsed-charging)
+droplet cell options, substrate map,   ``tests/fuzz/test_option_doors.py``
+its site file
+technique parameters (all 8 kinds)     ``tests/fuzz/test_option_doors.py``
+recipes, stock composition text        ``tests/fuzz/test_option_doors.py``;
+                                       ``tests/devices/dispensing/test_recipe.py``
+inventory volumes (``stock refill``)   ``tests/fuzz/test_option_doors.py``
+quantities and units                   ``tests/test_units.py``
+wire: MethodSCRIPT (driver / twin)     ``tests/devices/potentiostat/test_methodscript_packets.py``
+                                       / ``tests/simulators/test_methodscript_twin.py``
+wire: SCPI (driver / twin)             ``tests/devices/potentiostat/test_scpi_replies.py``
+                                       / ``tests/simulators/test_scpi_smu.py``
+wire: GRBL (driver / twin)             ``tests/devices/stage/test_grbl_protocol.py``
+                                       / ``tests/simulators/test_grbl_twin.py``
+wire: Cavro pump (driver / twin)       ``tests/devices/dispensing/test_pump_protocol.py``
+                                       / ``tests/simulators/test_cavro_twin.py``
+wire: MT-SICS balance (driver / twin)  ``tests/devices/dispensing/test_balance_protocol.py``
+                                       / ``tests/simulators/test_mtsics_twin.py``
+wire: OPC UA, labctl's sensor reading  ``tests/fuzz/test_opcua_doors.py`` (a hostile server)
+OPC UA writes and method calls: the    ``tests/fuzz/test_opcua_doors.py`` (anonymous and
+status server, the environment twin    authenticated; idle and with a plan running)
+measured data into the analysis        ``tests/analysis/test_garbage.py``
+optimizer suggestions vs constraints   ``tests/optimizers/test_feasibility.py``
+=====================================  ==========================================================
+
+No labctl device writes to an environment controller (the ``environment-sensor`` reads only), so
+there is no setpoint door there; its OPC UA read path is the door fuzzed.
 """
 
 from __future__ import annotations
