@@ -68,11 +68,14 @@ class SyringePumpOptions(BaseModel):
         initialize_on_connect: run ``Z``/``Y`` when the device connects.
         initialize_reverse: initialise with ``Y`` (valve towards the left) instead of ``Z``.
         recover_fatal_errors: after a fatal pump error (plunger or valve overload, failed
-            initialisation, lost power) the next request initialises the pump first. A real
-            Cavro refuses every move until it is initialised again, so without this one
-            transient blockage fails every later experiment; the initialisation empties the
-            syringe through the initialisation port, and a blockage that persists fails it with
-            the pump's own error. ``false``: a person initialises (``pump.initialize()``).
+            initialisation, lost power) the next request initialises the pump first, and after
+            any other failed or stopped request the next *transfer* does (a transfer needs an
+            empty syringe, and one left holding liquid would refuse every later transfer). A
+            real Cavro refuses every move after a fatal error until it is initialised again, so
+            without this one transient fault fails every later experiment. The initialisation
+            empties the syringe through the valve's initialisation port (``Z``: the right-hand
+            port, ``Y``: the left; plumb it to waste), and a blockage that persists fails it
+            with the pump's own error. ``false``: a person initialises (``pump.initialize()``).
         baudrate: serial baud rate (ignored by ``socket://``).
         poll_interval: time between two status polls while the pump moves.
         move_timeout: longest wait for one move.
@@ -147,6 +150,7 @@ class SyringePump(Device):  # type: ignore[misc]
         self._stop_event = threading.Event()
         self._connected = False
         self._fatal: PumpError | None = None  # the fatal error the next request recovers from
+        self._failed: BaseException | None = None  # the last request's failure, if it failed
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -254,7 +258,7 @@ class SyringePump(Device):  # type: ignore[misc]
             del stop
             self.driver.initialize(reverse=self.options.initialize_reverse)
             self.driver.set_top_speed(self.options.top_speed)
-            self._fatal = None
+            self._fatal = self._failed = None
 
         return self._start("initialize", work, None)
 
@@ -316,7 +320,7 @@ class SyringePump(Device):  # type: ignore[misc]
         """
         source_port, destination_port = self._port(source), self._port(destination)
         requested = self._volume(volume)
-        if self._held() and not self._recovering():
+        if self._held() and not self._recovering("transfer"):
             raise SafetyLimitError(
                 self.name, "held volume", f"{self._volume_of(self._held()):~P}", "0 mL to transfer"
             )
@@ -468,10 +472,11 @@ class SyringePump(Device):  # type: ignore[misc]
 
             def run() -> None:
                 try:
-                    if self._recovering() and label != "initialize":
+                    if self._recovering(label):
                         self._recover(label)
                     work(stop)
                 except Exception as error:
+                    self._failed = error
                     if _needs_initialisation(error):
                         self._fatal = error
                     self._refresh_quietly()
@@ -482,10 +487,12 @@ class SyringePump(Device):  # type: ignore[misc]
                     if moved is not None:
                         self.last_volume.put(to_magnitude(self._volume_of(moved), "m**3"))
                 except Exception as error:
+                    self._failed = error
                     if _needs_initialisation(error):
                         self._fatal = error
                     status.set_exception(error)
                     return
+                self._failed = None
                 status.set_finished()
 
             self._worker = threading.Thread(
@@ -494,20 +501,22 @@ class SyringePump(Device):  # type: ignore[misc]
             self._worker.start()
             return status
 
-    def _recovering(self) -> bool:
-        """Whether the next request initialises the pump first (after a fatal error)."""
-        return self._fatal is not None and self.options.recover_fatal_errors
+    def _recovering(self, label: str) -> bool:
+        """Whether request ``label`` initialises the pump first (see ``recover_fatal_errors``)."""
+        if not self.options.recover_fatal_errors or label == "initialize":
+            return False
+        return self._fatal is not None or (label == "transfer" and self._failed is not None)
 
     def _recover(self, label: str) -> None:
         _log.warning(
-            "%s: initialising before %s, after a fatal pump error: %s",
+            "%s: initialising before %s, after a failed request: %s",
             self.name,
             label,
-            self._fatal,
+            self._fatal or self._failed,
         )
         self.driver.initialize(reverse=self.options.initialize_reverse)
         self.driver.set_top_speed(self.options.top_speed)
-        self._fatal = None
+        self._fatal = self._failed = None
         self._refresh()
 
     def _refresh(self) -> None:

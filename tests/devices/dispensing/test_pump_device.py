@@ -242,6 +242,40 @@ def test_the_next_request_initialises_after_a_fatal_error(world: World, fault: s
     assert len(initialisations) == 2  # on connect, and before the transfer
 
 
+def test_a_transfer_after_a_failed_one_empties_the_syringe_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaos found it: a transfer cut short left liquid in the syringe.
+
+    The pump then refused every later transfer ("held volume … 0 mL to transfer") for the rest
+    of the campaign.
+    """
+    twin, pump = in_memory(world)
+    dispense = pump.driver.dispense
+
+    def line_lost(*args: object, **kwargs: object) -> None:
+        raise DeviceConnectionError("pump", "memory://twin", "connection lost")
+
+    monkeypatch.setattr(pump.driver, "dispense", line_lost)
+    with pytest.raises(DeviceConnectionError):
+        pump.transfer("0.3 mL", 1, 2).wait(5)
+    assert pump.held_volume.to("mL").magnitude == pytest.approx(0.3)
+    monkeypatch.setattr(pump.driver, "dispense", dispense)
+    pump.transfer("0.2 mL", 1, 2).wait(5)
+    assert pump.held_volume.to("mL").magnitude == pytest.approx(0.0)
+    assert twin.pump.waste_volume == pytest.approx(0.3, rel=0.01)  # what the first one held
+    # A syringe filled on purpose is still refused: only a failed request's leftovers go.
+    pump.aspirate("0.1 mL", 1).wait(5)
+    with pytest.raises(SafetyLimitError, match="held volume"):
+        pump.transfer("0.2 mL", 1, 2)
+    _, pump_without = in_memory(make_world(), recover_fatal_errors=False)
+    monkeypatch.setattr(pump_without.driver, "dispense", line_lost)
+    with pytest.raises(DeviceConnectionError):
+        pump_without.transfer("0.3 mL", 1, 2).wait(5)
+    with pytest.raises(SafetyLimitError, match="held volume"):
+        pump_without.transfer("0.2 mL", 1, 2)
+
+
 def test_valve_overload_and_failed_initialisation(world: World) -> None:
     twin, pump = in_memory(world)
     twin.inject("valve_overload")
