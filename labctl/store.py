@@ -505,6 +505,8 @@ def build_embedded_app(folder: Path) -> tuple[Any, str]:
         (folder / _CURVES_FOLDER).mkdir(parents=True, exist_ok=True)
         with _init_lock:
             needs_init = not (folder / _READY_MARKER).exists()
+            if not needs_init:
+                _follow_move(folder)
             catalog = catalog_from_uri(
                 f"sqlite:///{folder / _CATALOG_FILE}",
                 writable_storage=[folder / _ARRAYS_FOLDER, f"sqlite:///{folder / _TABLES_FILE}"],
@@ -519,6 +521,60 @@ def build_embedded_app(folder: Path) -> tuple[Any, str]:
     except Exception as error:
         raise StoreError(f"cannot open the store in {folder}: {error}") from error
     return app, api_key
+
+
+def _follow_move(folder: Path) -> None:
+    """Point the catalog's file references at ``folder`` if the store was moved or copied there.
+
+    Tiled's catalog records absolute locations for the table store and every curve file; a data
+    directory moved to an archive disk or copied to a laptop would otherwise answer "No such
+    field sqlite://…/old/storage.sqlite". Where the table store's recorded location is not
+    ``folder``, every recorded location under the old folder is rewritten, in one transaction.
+    """
+    import sqlite3
+
+    catalog = folder / _CATALOG_FILE
+    if not catalog.exists():
+        return
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(catalog, timeout=30.0)) as connection,
+            connection,
+        ):
+            rows = connection.execute("SELECT id, data_uri FROM assets").fetchall()
+            old = _recorded_folder([str(uri) for _, uri in rows])
+            if old is None or old == str(folder):
+                return
+            moved = [
+                (_relocated(str(uri), old, str(folder)), asset)
+                for asset, uri in rows
+                if _relocated(str(uri), old, str(folder)) != uri
+            ]
+            connection.executemany("UPDATE assets SET data_uri = ? WHERE id = ?", moved)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open the store in {folder}: its catalog: {error}") from error
+    _log.warning("the store was moved from %s to %s; its catalog now points here", old, folder)
+
+
+def _relocated(uri: str, old: str, new: str) -> str:
+    """``uri`` with folder ``old`` replaced by ``new`` (as written, or percent-encoded)."""
+    from urllib.parse import quote
+
+    for before, after in ((old, new), (quote(old), quote(new))):
+        if before + "/" in uri:
+            return uri.replace(before + "/", after + "/", 1)
+    return uri
+
+
+def _recorded_folder(uris: list[str]) -> str | None:
+    """The folder the catalog's table store was recorded in (``None``: no table yet)."""
+    from urllib.parse import unquote
+
+    for uri in uris:
+        if uri.startswith("sqlite:") and uri.endswith("/" + _TABLES_FILE):
+            path = unquote(uri[: -len(_TABLES_FILE) - 1])
+            return "/" + path.split("//", 2)[-1].lstrip("/")  # sqlite://localhost//a/b -> /a/b
+    return None
 
 
 def _nothing() -> None:

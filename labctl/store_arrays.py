@@ -154,7 +154,9 @@ class ArraysToHdf5:
                         "uid": resource,
                         "data_key": key,
                         "mimetype": "application/x-hdf5",
-                        "uri": path.resolve().as_uri(),
+                        # Not Path.as_uri(): Tiled does not percent-decode file URIs, so
+                        # a data directory with a space ("Lab Data") would be refused.
+                        "uri": f"file://{path.resolve()}",
                         "parameters": {
                             "dataset": key,
                             "swmr": False,

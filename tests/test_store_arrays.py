@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,35 @@ def test_a_curve_changing_length_within_a_stream_is_refused_clearly(
 
     with pytest.raises(StoreError, match=r"rec_curve has shape \[6\].*one length"):
         run_engine(plan())
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_a_store_moved_or_copied_elsewhere_reads_its_runs_and_curves(
+    tmp_path: Path, run_engine: Any, how: str
+) -> None:
+    """An archived or copied data directory keeps working (the catalog records absolute paths)."""
+    original = tmp_path / "lab data" / "tiled"
+    recorder = Recorder(name="rec")
+    row = np.linspace(0, 1, 50)
+    with Store.embedded(prepare_store(original)) as store:
+        token = run_engine.subscribe(store.writer())
+        recorder.show(row)
+        (uid,) = run_engine(bp.count([recorder]))
+        run_engine.unsubscribe(token)
+    elsewhere = tmp_path / "archive disk" / "tiled"
+    elsewhere.parent.mkdir()
+    (shutil.move if how == "move" else shutil.copytree)(original, elsewhere)
+    with Store.embedded(elsewhere) as moved:
+        frame = moved.run(uid).stream()
+        np.testing.assert_array_equal(frame["rec_curve"].iloc[0], row)
+        assert frame["rec_total"].iloc[0] == pytest.approx(row.sum())
+        token = run_engine.subscribe(moved.writer())
+        recorder.show(2 * row)
+        (second,) = run_engine(bp.count([recorder]))
+        run_engine.unsubscribe(token)
+        np.testing.assert_array_equal(moved.run(second).stream()["rec_curve"].iloc[0], 2 * row)
+    assert list((elsewhere / "curves" / second).glob("*.h5"))
+    if how == "copy":  # the original knows nothing of the copy's new run
+        with Store.embedded(original) as first:
+            assert [run.uid for run in first.runs()] == [uid]
+            np.testing.assert_array_equal(first.run(uid).stream()["rec_curve"].iloc[0], row)
