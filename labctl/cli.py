@@ -657,7 +657,12 @@ def schedule_add(
 ) -> None:
     """Schedule a campaign; `labctl schedule run` submits it when it comes due."""
     from labctl.config import load_config
+    from labctl.schedule import ScheduleError, check_when
 
+    try:
+        check_when(at, cron)
+    except ScheduleError as error:
+        raise BadInput(str(error)) from None
     if load_config(campaign).model.campaign is None:
         raise BadInput(f"{campaign} has no campaign section")
     entry = _schedule(config).add(campaign, at=at, cron=cron)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 
-__all__ = ["Schedule", "ScheduleEntry", "ScheduleError", "run_scheduler"]
+__all__ = ["Schedule", "ScheduleEntry", "ScheduleError", "check_when", "run_scheduler"]
 
 _log = logging.getLogger(__name__)
 
@@ -73,9 +73,45 @@ class ScheduleEntry:
 def _parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         raise ScheduleError(f"{text!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)") from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_when(at: object, cron: object) -> None:
+    """Refuse anything but exactly one of a time (``at``) and a cron expression (``cron``).
+
+    Raises:
+        ScheduleError: neither or both given, a bad time or a bad cron expression.
+    """
+    if (at is None) == (cron is None):
+        raise ScheduleError("give exactly one of --at TIME or --cron EXPRESSION")
+    if at is not None:
+        if not isinstance(at, str):
+            raise ScheduleError(f"{at!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)")
+        _parse_time(at)
+    if cron is not None:
+        from croniter import croniter
+
+        if not isinstance(cron, str) or not croniter.is_valid(cron):
+            raise ScheduleError(
+                f"{cron!r} is not a cron expression (5 fields: minute hour day month weekday)"
+            )
+
+
+def _checked(entry: ScheduleEntry) -> ScheduleEntry:
+    """An entry read from the file, refused unless every field has its type and form."""
+    texts = {"id": entry.id, "campaign_config": entry.campaign_config, "created": entry.created}
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            raise ScheduleError(f"entry {entry.id!r}: {name} is {value!r}, not a text")
+    check_when(entry.at, entry.cron)
+    _parse_time(entry.created)
+    if entry.last_fired is not None:
+        _parse_time(entry.last_fired)
+    if not isinstance(entry.log, list) or not all(isinstance(line, str) for line in entry.log):
+        raise ScheduleError(f"entry {entry.id!r}: log is {entry.log!r}, not a list of texts")
+    return entry
 
 
 class Schedule:
@@ -95,8 +131,8 @@ class Schedule:
             return []
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            return [ScheduleEntry(**item) for item in raw]
-        except (ValueError, TypeError) as error:
+            return [_checked(ScheduleEntry(**item)) for item in raw]
+        except (ValueError, TypeError, ScheduleError) as error:
             raise ScheduleError(f"{self.path} is not a labctl schedule: {error}") from error
 
     def _save(self, entries: list[ScheduleEntry]) -> None:
@@ -113,19 +149,11 @@ class Schedule:
         Raises:
             ScheduleError: neither or both given, a bad time or cron expression, or a missing file.
         """
-        if (at is None) == (cron is None):
-            raise ScheduleError("give exactly one of --at TIME or --cron EXPRESSION")
+        check_when(at, cron)
         if not Path(campaign_config).is_file():
             raise ScheduleError(f"{campaign_config} does not exist")
         if at is not None:
             at = _parse_time(at).isoformat()
-        if cron is not None:
-            from croniter import croniter
-
-            if not croniter.is_valid(cron):
-                raise ScheduleError(
-                    f"{cron!r} is not a cron expression (5 fields: minute hour day month weekday)"
-                )
         entry = ScheduleEntry(uuid.uuid4().hex[:8], str(Path(campaign_config).resolve()), at, cron)
         with self._lock:
             entries = self.entries()

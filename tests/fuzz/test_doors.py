@@ -45,6 +45,7 @@ there is no setpoint door there; its OPC UA read path is the door fuzzed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from typing import Any
 import pytest
 import typer.main
 import typer.testing
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -340,3 +341,59 @@ def test_a_proxy_address_it_cannot_bind_is_a_clear_failure() -> None:
     result = _invoke(["proxy", "serve", "--in", "203.0.113.7:5577", "--out", "127.0.0.1:1"])
     assert result.exit_code == 1
     assert "cannot bind --in 203.0.113.7:5577" in result.output
+
+
+SCHEDULE_FIELD = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=12),
+    st.sampled_from(["2026-11-25T02:00", "0 22 * * 1-5", "61 * * * *", "every night"]),
+    st.lists(st.text(max_size=4), max_size=2),
+)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    content=st.lists(
+        st.fixed_dictionaries(
+            {"id": SCHEDULE_FIELD, "campaign_config": SCHEDULE_FIELD},
+            optional={
+                "at": SCHEDULE_FIELD,
+                "cron": SCHEDULE_FIELD,
+                "created": SCHEDULE_FIELD,
+                "last_fired": SCHEDULE_FIELD,
+                "log": SCHEDULE_FIELD,
+                "extra": SCHEDULE_FIELD,
+            },
+        )
+        | SCHEDULE_FIELD,
+        max_size=3,
+    )
+    | SCHEDULE_FIELD
+)
+@example(content=[{"id": "a", "campaign_config": "x", "at": 5}])  # TypeError from fromisoformat
+@example(content=[{"id": "a", "campaign_config": "x", "cron": "bogus"}])  # croniter's error
+@example(content=[{"id": "a", "campaign_config": "x", "at": "2026-01-01", "log": 5}])
+def test_a_schedule_file_of_junk_is_a_schedule_error(tmp_path: Path, content: Any) -> None:
+    """The schedule file is read by `schedule list` and every period of `schedule run`."""
+    path = tmp_path / "schedule.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    try:
+        for entry in Schedule(path).entries():
+            entry.next_due()
+    except LabctlError as error:
+        assert str(error)
+
+
+@pytest.mark.parametrize(("at", "cron"), [("yesterday", None), (None, "61 * * * *"), (None, None)])
+def test_schedule_add_with_a_bad_time_is_bad_input(
+    tmp_path: Path, at: str | None, cron: str | None
+) -> None:
+    """Regression: a bad --at or --cron exited 1 (a runtime failure) instead of 2."""
+    config = tmp_path / "lab.yaml"
+    config.write_text("lab: {name: x}\n", encoding="utf-8")
+    options = [*(["--at", at] if at else []), *(["--cron", cron] if cron else [])]
+    result = _invoke(["schedule", "add", str(config), str(config), *options])
+    assert result.exit_code == 2, result.output
