@@ -134,7 +134,34 @@ class ApprovalBook:
         self.directory = directory
 
     def _path(self, campaign: str, iteration: int) -> Path:
+        # The campaign id names a folder: refuse one that would leave the approvals folder.
+        if campaign in ("", ".", "..") or any(c in campaign for c in "/\\\x00"):
+            raise ApprovalError(
+                f"{campaign!r} is not a campaign id (it would name another folder)"
+            )
         return self.directory / campaign / f"{iteration}.json"
+
+    def _read(self, path: Path) -> PendingApproval:
+        """An approval file, refused with its path unless every field has its type."""
+        try:
+            item = PendingApproval(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:
+            raise ApprovalError(f"{path}: not a labctl approval file ({error})") from None
+        number = (int, float)
+        valid = (
+            isinstance(item.campaign, str)
+            and isinstance(item.iteration, int)
+            and not isinstance(item.iteration, bool)
+            and isinstance(item.inputs, dict)
+            and isinstance(item.reason, str)
+            and isinstance(item.requested, number)
+            and item.decision in (None, "approved", "rejected")
+            and (item.by is None or isinstance(item.by, str))
+            and (item.decided is None or isinstance(item.decided, number))
+        )
+        if not valid:
+            raise ApprovalError(f"{path}: not a labctl approval file (a field of the wrong type)")
+        return item
 
     def _write(self, item: PendingApproval) -> None:
         path = self._path(item.campaign, item.iteration)
@@ -160,7 +187,7 @@ class ApprovalBook:
         path = self._path(campaign, iteration)
         if not path.exists():
             return None
-        return PendingApproval(**json.loads(path.read_text(encoding="utf-8")))
+        return self._read(path)
 
     def decision(self, campaign: str, iteration: int) -> Decision | None:
         """The operator's decision so far (``None``: still waiting)."""
@@ -202,10 +229,7 @@ class ApprovalBook:
         """Every request still waiting, oldest first."""
         if not self.directory.exists():
             return []
-        items = [
-            PendingApproval(**json.loads(path.read_text(encoding="utf-8")))
-            for path in sorted(self.directory.glob("*/*.json"))
-        ]
+        items = [self._read(path) for path in sorted(self.directory.glob("*/*.json"))]
         return sorted((i for i in items if i.decision is None), key=lambda i: i.requested)
 
 

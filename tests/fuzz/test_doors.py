@@ -57,7 +57,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from labctl.approvals import Envelope
+from labctl.approvals import ApprovalBook, Envelope
 from labctl.cli import app
 from labctl.config import load_config
 from labctl.errors import ConfigError, LabctlError
@@ -397,3 +397,50 @@ def test_schedule_add_with_a_bad_time_is_bad_input(
     options = [*(["--at", at] if at else []), *(["--cron", cron] if cron else [])]
     result = _invoke(["schedule", "add", str(config), str(config), *options])
     assert result.exit_code == 2, result.output
+
+
+APPROVAL_FIELD = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=8),
+    st.sampled_from(["approved", "rejected", "maybe"]),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+APPROVAL_KEYS = ["campaign", "iteration", "inputs", "reason", "requested", "decision", "by"]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    content=st.dictionaries(st.sampled_from([*APPROVAL_KEYS, "decided", "x"]), APPROVAL_FIELD)
+    | APPROVAL_FIELD,
+    campaign=st.sampled_from(["c-1", "../c-1", "", "a/b", ".."]),
+    iteration=st.integers(-2, 2),
+)
+@example(content="{not json", campaign="c-1", iteration=1)  # JSONDecodeError escaped
+@example(
+    content={"campaign": "c-1", "iteration": 1, "inputs": {}, "reason": "r", "requested": "x"},
+    campaign="c-1",
+    iteration=1,
+)  # pending() sorting by a text 'requested' raised TypeError
+def test_an_approval_file_of_junk_is_an_approval_error(
+    tmp_path: Path, content: Any, campaign: str, iteration: int
+) -> None:
+    """Approval files are read by `labctl approvals`/`approve` and by a waiting campaign."""
+    book = ApprovalBook(tmp_path / "approvals")
+    path = tmp_path / "approvals" / "c-1" / "1.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content), "utf-8")
+    for action in (
+        book.pending,
+        lambda: book.get(campaign, iteration),
+        lambda: book.decide(campaign, iteration, "approved", "fuzz"),
+        lambda: book.request(campaign, iteration, {"x": 1}, "outside the envelope"),
+    ):
+        try:
+            action()
+        except LabctlError as error:
+            assert str(error)
