@@ -86,8 +86,24 @@ def _kill(config: Path, point: str, n: int, marker: Path) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
+def _log(entry: dict[str, object]) -> None:
+    """Append one trial's summary to ``$LABCTL_CRASH_CAMPAIGNS_LOG`` (for the benchmark table)."""
+    log = os.environ.get("LABCTL_CRASH_CAMPAIGNS_LOG")
+    if log:
+        with Path(log).open("a", encoding="utf-8") as file:
+            file.write(json.dumps(entry) + "\n")
+
+
 def _trial(directory: Path, campaign: str, point: str, n: int) -> None:
     started = time.monotonic()
+    try:
+        _checked_trial(directory, campaign, point, n, started)
+    except BaseException as error:
+        _log({"campaign": campaign, "point": point, "n": n, "error": str(error)[-4000:]})
+        raise
+
+
+def _checked_trial(directory: Path, campaign: str, point: str, n: int, started: float) -> None:
     config = campaign_config(directory, campaign, BUDGET)
     _kill(config, point, n, directory / "marker")
 
@@ -113,9 +129,8 @@ def _trial(directory: Path, campaign: str, point: str, n: int) -> None:
         state = check_inventory(config, after)
     else:
         state = check_sites(config, after, claimed_at_kill, {run["uid"] for run in before})
-    log = os.environ.get("LABCTL_CRASH_CAMPAIGNS_LOG")
-    if log:  # one line per trial, for benchmarks/reliability.md
-        summary = {
+    _log(
+        {
             "campaign": campaign,
             "point": point,
             "n": n,
@@ -125,8 +140,7 @@ def _trial(directory: Path, campaign: str, point: str, n: int) -> None:
             "claimed_at_kill": sorted(claimed_at_kill),
             "state": state,
         }
-        with Path(log).open("a", encoding="utf-8") as file:
-            file.write(json.dumps(summary) + "\n")
+    )
 
 
 @pytest.mark.slow
