@@ -516,6 +516,11 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         self._stop_watch()
         self.phase.put("lifting")
         self._lift_motion(stage, recover=False)
+        if self._lost.is_set():
+            # The watch made the cell safe between two of a plan's techniques (none was
+            # running to fail): what the plan measured since was not of this site, so the run
+            # must fail here rather than complete.
+            raise ContactLost(self._lost_reason, self.current_site)
 
     def _flush(self, volume: Any) -> None:
         _, pump, _, _ = self._parts()

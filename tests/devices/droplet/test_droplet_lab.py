@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 from bluesky import plan_stubs as bps
+from bluesky.utils import FailedStatus
 
 from labctl.devices.droplet.device import ContactLost, DropletError
 from labctl.devices.droplet.sites import Site
@@ -234,6 +235,38 @@ def test_lost_contact_while_a_plan_measures(lab_factory: Any) -> None:
         time.sleep(0.02)
     lab.twins["stage"].inject(None)
     assert "lost contact" in droplet.fault.get()
+    _assert_safe(lab, Site(0, 0))
+
+
+def test_contact_lost_between_a_plans_techniques_fails_the_lift(lab_factory: Any) -> None:
+    """Chaos found it: contact lost between two techniques of a plan.
+
+    The watch made the cell safe while no technique ran (between the pulse train and the strip),
+    the plan measured on a lifted cell, and the run completed.
+    """
+    lab = lab_factory(_document())
+    droplet, pstat = lab.devices["droplet"], lab.devices["potentiostat"]
+
+    def plan() -> Any:
+        yield from bps.open_run()
+        yield from bps.mv(droplet, "fresh")
+        yield from bps.mv(droplet.flushed, 0.05)
+        yield from bps.mv(droplet.landed, 1)
+        yield from measure(pstat, PULSES, stream="pulse_train")
+        lab.twins["stage"].inject("contact_loss")
+        deadline = time.monotonic() + 10
+        while droplet.phase.get() != "failed" and time.monotonic() < deadline:
+            yield from bps.sleep(0.02)
+        lab.twins["stage"].inject(None)
+        yield from bps.mv(droplet.landed, 0)
+        yield from bps.close_run()
+
+    with pytest.raises(FailedStatus) as caught:
+        lab.RE(plan())
+    cause = caught.value.args[0].exception()
+    assert isinstance(cause, ContactLost)
+    assert "lift at site (0, 0) failed: the droplet lost contact" in str(cause)
+    assert droplet.sites.state(Site(0, 0)) == "failed"
     _assert_safe(lab, Site(0, 0))
 
 
