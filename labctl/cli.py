@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from labctl import __version__
@@ -71,11 +72,15 @@ def _reports_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        # escape(): a message's own brackets ("a volume ([length] ** 3)", "solvents[0]") are
+        # text, not rich markup that would be swallowed.
         except (ConfigError, BadInput) as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except LabctlError as error:
-            err.print(f"[bold red]failed:[/] {error}", highlight=False, soft_wrap=True)
+            err.print(
+                f"[bold red]failed:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -630,9 +635,20 @@ def stock_refill(
     robot: RobotOption = None,
 ) -> None:
     """Record liquid poured into a stock bottle."""
+    import math
+
+    from labctl.errors import UnitError
+    from labctl.units import parse_quantity, to_magnitude
+
     inventory = _inventory(config, robot)
     if stock not in inventory.definitions:
         raise BadInput(f"no stock {stock!r}; stocks: {', '.join(sorted(inventory.definitions))}")
+    try:
+        microlitres = to_magnitude(parse_quantity(volume, "mL"), "uL")
+    except UnitError as error:
+        raise BadInput(f"{stock}: {error}") from None
+    if not (microlitres >= 0 and math.isfinite(microlitres * 1000)):  # the inventory counts nL
+        raise BadInput(f"{stock}: a volume added must be ≥ 0 and finite, got {volume!r}")
     for message in inventory.refill(stock, volume):
         out.print(f"[yellow]{message}[/yellow]")
     out.print(f"{stock}: {inventory.volume(stock):.4g~P} left", highlight=False)

@@ -45,6 +45,7 @@ there is no setpoint door there; its OPC UA read path is the door fuzzed.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,7 @@ from labctl.errors import ConfigError, LabctlError
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.space import SearchSpace
 from labctl.schedule import Schedule
+from labctl.testing.configs import write_config
 
 NASTY_WORDS = [
     "",
@@ -111,6 +113,8 @@ def _leaf_commands(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[s
         else:
             yield " ".join((*prefix, name)), command
 
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 # Every command typer registers, read from the app itself: a new command is fuzzed at once.
 ROOT = typer.main.get_command(app)
@@ -444,3 +448,29 @@ def test_an_approval_file_of_junk_is_an_approval_error(
             action()
         except LabctlError as error:
             assert str(error)
+
+
+@pytest.fixture(scope="module")
+def robot_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """configs/electrolyte-sim.yaml (a lab with a dispensing robot), its data in a temp folder."""
+    directory = tmp_path_factory.mktemp("robot-lab")
+    document = copy.deepcopy(dict(load_config(CONFIGS / "electrolyte-sim.yaml").raw))
+    document["lab"] = {**document["lab"], "data_directory": "data"}
+    return write_config(directory, document)
+
+
+@pytest.mark.parametrize(
+    ("volume", "code", "shown"),
+    [
+        ("2 g", 2, "[length] ** 3"),  # regression: rich ate "[length]" as markup
+        ("1e303 mL", 2, "finite"),  # regression: OverflowError in the inventory
+        ("nan mL", 2, "not finite"),
+        ("5", 2, "no units"),
+        ("-1 mL", 2, "≥ 0"),
+        ("0.5 mL", 0, "left"),
+    ],
+)
+def test_stock_refill_volumes(robot_lab: Path, volume: str, code: int, shown: str) -> None:
+    result = _invoke(["stock", "refill", str(robot_lab), "salt_ec", "--", volume])
+    assert result.exit_code == code, result.output
+    assert shown in result.output
