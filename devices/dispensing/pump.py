@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeGuard
 
@@ -514,6 +515,16 @@ class SyringePump(Device):  # type: ignore[misc]
             label,
             self._fatal or self._failed,
         )
+        # A move the failed request started may still run: let it end first (an
+        # initialisation sent to a busy pump is refused with a command overflow, error 15).
+        deadline = time.monotonic() + self.driver.move_timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.driver.status().ready:
+                    break
+            except PumpError:
+                break  # a pump that reports an error has stopped moving
+            time.sleep(self.driver.poll_interval)
         self.driver.initialize(reverse=self.options.initialize_reverse)
         self.driver.set_top_speed(self.options.top_speed)
         self._fatal = self._failed = None

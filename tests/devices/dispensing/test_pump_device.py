@@ -276,6 +276,29 @@ def test_a_transfer_after_a_failed_one_empties_the_syringe_first(
         pump_without.transfer("0.2 mL", 1, 2)
 
 
+def test_the_initialisation_after_a_failure_waits_for_the_move_to_end(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaos found it: a request failed while its move still ran (no reply to the status poll).
+
+    The recovery's initialisation reached a busy pump, which refused it (error 15, command
+    overflow) — before every later transfer, for the rest of the campaign.
+    """
+    twin, pump = in_memory(world)
+    wait_ready = pump.driver.wait_ready
+
+    def silent(*args: object, **kwargs: object) -> None:
+        raise DeviceTimeout("pump", "memory://twin", "no complete reply within 0.3 s")
+
+    monkeypatch.setattr(pump.driver, "wait_ready", silent)
+    with pytest.raises(DeviceTimeout):
+        pump.transfer("0.3 mL", 1, 2).wait(5)
+    assert twin.pump.busy  # the aspirate still runs: nobody polled it to its end
+    monkeypatch.setattr(pump.driver, "wait_ready", wait_ready)
+    pump.transfer("0.2 mL", 1, 2).wait(5)
+    assert pump.held_volume.to("mL").magnitude == pytest.approx(0.0)
+
+
 def test_valve_overload_and_failed_initialisation(world: World) -> None:
     twin, pump = in_memory(world)
     twin.inject("valve_overload")
