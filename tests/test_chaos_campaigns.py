@@ -42,7 +42,7 @@ def test_pulsed_charging_under_instrument_faults(tmp_path: Path) -> None:
     report = _run(
         tmp_path,
         "pulsed-charging",
-        4,
+        3,
         mean_interval=0.3,
         duration=0.2,
         kinds=INSTRUMENT_KINDS,
