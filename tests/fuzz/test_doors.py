@@ -13,6 +13,7 @@ lab configs (YAML text and documents)  ``tests/test_config.py``; here (a corpus 
                                        refuses, and invalid ones each validating command names)
 campaign search spaces, objectives     here
 approval envelopes, schedule entries   here
+schedule and approval files            here
 ``experiment_options`` (electrolyte,   ``tests/fuzz/test_option_doors.py``
 pulsed-charging)
 droplet cell options, substrate map,   ``tests/fuzz/test_option_doors.py``
@@ -259,6 +260,20 @@ def test_nasty_arguments_exit_cleanly(path: str, nasty_configs: dict[str, str]) 
         # And with a stray extra argument.
         codes.add(_invoke([*path.split(), *arguments, word]).exit_code)
     assert codes <= {1, 2}, (path, codes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(COMMANDS))
+def test_every_nasty_config_with_every_nasty_word(
+    path: str, nasty_configs: dict[str, str]
+) -> None:
+    """The full cross product the default test samples one diagonal of (≈ 5,400 calls)."""
+    folders = [nasty_configs["/dev/null"], nasty_configs["binary"], nasty_configs["empty"]]
+    for config in nasty_configs.values():
+        for index, word in enumerate(NASTY_WORDS):
+            folder = folders[index % len(folders)]
+            arguments = _arguments(path, COMMANDS[path], config, word, folder)
+            assert _invoke([*path.split(), *arguments]).exit_code in (1, 2)
 
 
 @settings(max_examples=60, deadline=None)
