@@ -445,6 +445,11 @@ class SyringePump(Device):  # type: ignore[misc]
         fraction = float((volume / self.syringe_volume).to("dimensionless").magnitude)
         return round(fraction * self.driver.stroke)
 
+    @property
+    def increment_volume(self) -> Quantity:
+        """The volume of one plunger increment, mL: less than half of it rounds to nothing."""
+        return self._volume_of(1)
+
     def _volume_of(self, increments: int) -> Quantity:
         """``increments`` as a volume, mL (negative increments give a negative volume)."""
         volume: Quantity = (self.syringe_volume * increments / self.driver.stroke).to("mL")

@@ -96,6 +96,7 @@ RecipeProblem: TypeAlias = Literal[
     "salt_unreachable",
     "composition_unreachable",
     "insufficient_stock",
+    "below_resolution",
 ]
 """Why a recipe was refused (:attr:`RecipeError.reason`)."""
 

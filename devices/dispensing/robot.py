@@ -27,7 +27,14 @@ from labctl.config import DeviceConfig, issues_from_validation_error
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.inventory import Inventory
 from labctl.devices.dispensing.pump import SyringePump
-from labctl.devices.dispensing.recipe import Plan, Recipe, Stock, achieved_composition, solve
+from labctl.devices.dispensing.recipe import (
+    Plan,
+    Recipe,
+    RecipeError,
+    Stock,
+    achieved_composition,
+    solve,
+)
 from labctl.devices.readings import Reading
 from labctl.errors import ConfigError, ConfigIssue, InterlockError, LabctlError
 from labctl.units import to_magnitude, ureg
@@ -70,6 +77,9 @@ class DispensingRobotOptions(BaseModel):
         vials: the destination vials' names (each a port name on every pump).
         tolerance: largest relative gravimetric error of one addition.
         absolute_tolerance: g, added to the relative tolerance (balance readability, noise).
+        composition_tolerance: largest composition error (mol/kg, or mass fraction) accepted
+            when an addition too small for its pump (under half a plunger increment, which
+            rounds to nothing) is left out of a plan; beyond it the recipe is refused.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -81,6 +91,7 @@ class DispensingRobotOptions(BaseModel):
     vials: list[str] = Field(min_length=1)
     tolerance: float = Field(default=0.05, gt=0, lt=1)
     absolute_tolerance: float = Field(default=0.002, ge=0)
+    composition_tolerance: float = Field(default=1e-3, ge=0)
 
 
 class DispensingRobot(Device):  # type: ignore[misc]
@@ -218,9 +229,51 @@ class DispensingRobot(Device):  # type: ignore[misc]
         """Solve a recipe against the inventory's stocks (nothing moves)."""
         if not isinstance(recipe, Recipe):
             recipe = Recipe.from_mapping(recipe)
-        plan = solve(recipe, self.inventory.stocks())
+        stocks = self.inventory.stocks()
+        plan = self._deliverable(solve(recipe, stocks), stocks)
         self.inventory.check(plan)
         return plan
+
+    def _deliverable(self, plan: Plan, stocks: list[Stock]) -> Plan:
+        """``plan`` without additions too small for their pump, if the composition allows.
+
+        A Cavro pump moves whole plunger increments (0.33 µL for a 1 mL syringe): an addition
+        under half an increment rounds to nothing and the pump refuses it — midway through a
+        preparation. Such an addition (a trace the solver asked of one stock) is left out when
+        the composition without it is within ``composition_tolerance`` of the recipe.
+
+        Raises:
+            RecipeError: ``below_resolution``, leaving the additions out would miss the recipe.
+        """
+        small = [
+            addition
+            for addition in plan.additions
+            if addition.stock in self.pumps
+            and addition.volume < self.pumps[addition.stock].increment_volume / 2
+        ]
+        if not small:
+            return plan
+        recipe = plan.recipe
+        kept = tuple(addition for addition in plan.additions if addition not in small)
+        dropped = ", ".join(f"{a.volume.to('uL'):.3g~P} of {a.stock}" for a in small)
+        if not kept:
+            raise RecipeError("below_resolution", f"{self.name}: every addition is too small")
+        predicted = achieved_composition(
+            [(addition.stock, addition.mass) for addition in kept],
+            stocks,
+            salt=recipe.salt,
+            additive=recipe.additive,
+        )
+        error = predicted.error(recipe)
+        if error > self.options.composition_tolerance:
+            raise RecipeError(
+                "below_resolution",
+                f"{self.name}: {dropped} is less than its pump can deliver, and the mixture "
+                f"without it misses the recipe by {error:.3g} (composition_tolerance "
+                f"{self.options.composition_tolerance:g})",
+            )
+        _log.info("%s: left out %s (below the pump's resolution)", self.name, dropped)
+        return Plan(recipe=recipe, additions=kept, predicted=predicted, composition_error=error)
 
     def prepare(self, recipe: Recipe | Mapping[str, Any], vial: str) -> DeviceStatus:
         """Make ``recipe`` in ``vial``; refuses a bad recipe or vial before anything moves.
