@@ -38,6 +38,9 @@ def main() -> int:
     parser.add_argument("--mean-interval", type=float, default=4.0, help="s between faults")
     parser.add_argument("--duration", type=float, default=1.0, help="s each fault lasts")
     parser.add_argument("--kinds", default="", help="comma-separated fault kinds (all: empty)")
+    parser.add_argument(
+        "--weights", default="", help="relative frequency per kind: clog=3,alarm=2 (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-consecutive", type=int, default=1000)
     parser.add_argument("--no-safety", action="store_true", help="no safety section")
@@ -53,6 +56,7 @@ def main() -> int:
         mean_interval=options.mean_interval,
         duration=options.duration,
         kinds=[kind for kind in options.kinds.split(",") if kind],
+        weights=_weights(parser, options.weights),
         seed=options.seed,
         max_consecutive=options.max_consecutive,
         safety=not options.no_safety,
@@ -93,6 +97,17 @@ def main() -> int:
     )
     print(f"wall {report.wall_time:.0f} s; violations: {report.violations or 'none'}")
     return 1 if report.violations else 0
+
+
+def _weights(parser: argparse.ArgumentParser, text: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in filter(None, text.split(",")):
+        kind, _, value = item.partition("=")
+        try:
+            weights[kind.strip()] = float(value)
+        except ValueError:
+            parser.error(f"--weights: expected KIND=NUMBER, got {item!r}")
+    return weights
 
 
 if __name__ == "__main__":

@@ -326,12 +326,18 @@ class ChaosSection(_Strict):
         duration: how long each fault lasts.
         kinds: allowed fault kinds (empty: everything each twin offers — drop, silence,
             garbage, restart, excursion, clog, alarm, contact loss, instrument error).
+        weights: relative frequency of each kind among those its twin offers (default 1; 0
+            never injects it), e.g. ``{clog: 3}`` makes a pump's clog as frequent as its three
+            wire faults together.
         seed: seed of the fault schedule (default: the simulation seed).
     """
 
     mean_interval: Duration = Field(default_factory=lambda: ureg.Quantity(30.0, "s"))
     duration: Duration = Field(default_factory=lambda: ureg.Quantity(2.0, "s"))
     kinds: list[str] = Field(default_factory=list)
+    weights: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
     seed: int | None = None
 
 

@@ -215,6 +215,7 @@ def _start_chaos(config: LoadedConfig, twins: Mapping[str, Any]) -> Any:
             mean_interval=to_magnitude(chaos.mean_interval, "s"),
             duration=to_magnitude(chaos.duration, "s"),
             kinds=frozenset(chaos.kinds),
+            weights=dict(chaos.weights),
         ),
         seed=config.model.simulation.seed if chaos.seed is None else chaos.seed,
     )

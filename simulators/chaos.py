@@ -5,10 +5,11 @@ controllers that reboot, and glovebox excursions — rarely, and never when a te
 :class:`ChaosMonkey` makes them happen on purpose: for each twin that offers faults
 (:class:`ChaosTarget`), faults start at exponentially distributed intervals (a Poisson process
 with the configured mean interval, in wall-clock seconds) and last a configured time; the kind of
-each fault is drawn from those the twin offers (optionally restricted by config). Every fault is
-logged with when it started, what it hit, and how long it lasted, so a reliability report can
-say exactly what was injected. Draws come from one seeded generator per twin, so a chaos run is
-reproducible up to thread timing.
+each fault is drawn from those the twin offers (optionally restricted by config, and weighted
+per kind so that a twin's rarer failure modes can be made as frequent as its wire faults). Every
+fault is logged with when it started, what it hit, and how long it lasted, so a reliability
+report can say exactly what was injected. Draws come from one seeded generator per twin, so a
+chaos run is reproducible up to thread timing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -47,11 +48,20 @@ class ChaosOptions:
         mean_interval: mean wall seconds between faults on one twin.
         duration: wall seconds each fault lasts.
         kinds: allowed kinds (empty: every kind a twin offers).
+        weights: relative frequency of a kind among those its twin offers (default 1 each;
+            0 never injects it). A twin with wire faults and one instrument fault draws the
+            instrument fault a quarter of the time; weight 3 makes it half.
     """
 
     mean_interval: float = 30.0
     duration: float = 2.0
     kinds: frozenset[str] = frozenset()
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = {kind: w for kind, w in self.weights.items() if not (w >= 0 and w < float("inf"))}
+        if bad:
+            raise ValueError(f"chaos weights must be finite and >= 0, got {bad}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,14 @@ class ChaosMonkey:
     def _kinds(self, name: str) -> list[str]:
         offered = self.targets[name].chaos_faults()
         allowed = offered & self.options.kinds if self.options.kinds else offered
-        return sorted(allowed)
+        return sorted(kind for kind in allowed if self._weight(kind) > 0)
+
+    def _weight(self, kind: str) -> float:
+        return float(self.options.weights.get(kind, 1.0))
+
+    def _draw_kind(self, name: str, kinds: list[str]) -> str:
+        weights = np.array([self._weight(kind) for kind in kinds])
+        return str(self._rngs[name].choice(kinds, p=weights / weights.sum()))
 
     def start(self) -> None:
         """Start injecting on a daemon thread."""
@@ -122,7 +139,7 @@ class ChaosMonkey:
                     busy = any(target == name for _, target, _ in ending)
                     kinds = self._kinds(name)
                     if kinds and not busy:
-                        kind = str(self._rngs[name].choice(kinds))
+                        kind = self._draw_kind(name, kinds)
                         end = self._begin(name, kind)
                         if end is not None:
                             ending.append((now + self.options.duration, name, end))

@@ -30,7 +30,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ def chaos_document(
     mean_interval: float,
     duration: float,
     kinds: Iterable[str] = (),
+    weights: Mapping[str, float] | None = None,
     seed: int = 0,
     max_consecutive: int = 1000,
     safety: bool = True,
@@ -119,6 +120,7 @@ def chaos_document(
         mean_interval: mean wall seconds between faults on each twin.
         duration: wall seconds each fault lasts.
         kinds: the fault kinds allowed (empty: every kind each twin offers).
+        weights: relative frequency of a kind on its twin (``simulation.chaos.weights``).
         seed: the fault schedule's seed (the proposals keep the Sobol seed 0).
         max_consecutive: failed attempts in a row that stop the campaign.
         safety: add a ``safety`` section (environment excursions suspend the RunEngine).
@@ -131,6 +133,7 @@ def chaos_document(
             "mean_interval": f"{mean_interval} s",
             "duration": f"{duration} s",
             "kinds": sorted(kinds),
+            "weights": dict(weights or {}),
             "seed": seed,
         },
     }

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from labctl.lab import Lab
 from labctl.simulators.chaos import ChaosMonkey, ChaosOptions, ChaosTarget
 from labctl.simulators.environment.twin import EnvironmentTwin
@@ -73,6 +75,25 @@ def test_allowed_kinds_restrict_what_is_injected() -> None:
         serial.stop()
     assert monkey.log
     assert monkey.counts().keys() == {"garbage"}
+
+
+def test_weights_set_how_often_each_kind_is_drawn() -> None:
+    """A twin's rare instrument fault can be made as frequent as its wire faults; 0 turns off."""
+    serial = TcpTwinServer(Echo, name="echo")
+    serial.start("127.0.0.1", 0)
+    monkey = ChaosMonkey(
+        {"pump": serial},
+        ChaosOptions(
+            mean_interval=0.1, duration=0.1, weights={"garbage": 8.0, "silence": 2.0, "drop": 0}
+        ),
+        seed=2,
+    )
+    draws = [monkey._draw_kind("pump", monkey._kinds("pump")) for _ in range(2000)]
+    serial.stop()
+    assert monkey._kinds("pump") == ["garbage", "silence"]
+    assert 0.77 < draws.count("garbage") / len(draws) < 0.83
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        ChaosOptions(weights={"clog": -1.0})
 
 
 def test_a_chaos_config_makes_the_lab_misbehave(tmp_path: Path) -> None:
