@@ -55,7 +55,7 @@ NANOLITRES_PER_ML = 1_000_000
 WASTE_WARNING_LEVEL = 0.9
 """Share of the waste container's capacity above which a warning is given."""
 
-_COUNTERS = ("volume", "dispensed", "discarded", "rinsed", "refilled")
+_COUNTERS = ("volume", "dispensed", "discarded", "rinsed", "refilled", "in_flight")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ class StockAccount:
         discarded: drawn and sent to waste (priming, purges, failed additions).
         rinsed: used to rinse lines (sent to waste).
         refilled: added by refills.
+        in_flight: drawn by a pump whose transfer has not yet ended (see
+            :meth:`Inventory.drawing`); it becomes dispensed or discarded when it ends.
     """
 
     name: str
@@ -79,6 +81,7 @@ class StockAccount:
     discarded: Quantity
     rinsed: Quantity
     refilled: Quantity
+    in_flight: Quantity
 
 
 class Reservation:
@@ -259,6 +262,34 @@ class Inventory:
         with self._transaction() as state:
             state["reservations"].pop(reservation.token, None)
 
+    # -- while liquid moves -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def drawing(
+        self, stock: str, volume: object, *, reservation: Reservation | None = None
+    ) -> Iterator[list[str]]:
+        """Book ``volume`` of ``stock`` as drawn *before* the pump moves it into a vial.
+
+        Use ``with inventory.drawing(stock, volume) as messages: pump.transfer(...)``. On entry
+        the bottle is booked that much emptier (``in_flight``); when the block ends the volume
+        is booked as dispensed, or as discarded (to waste) if the block raised — the pump may
+        have drawn any part of it, and its initialisation sends what it holds to waste. If the
+        process dies inside the block (kill -9, power loss), the next process to open the
+        inventory books the dead process's in-flight volume as discarded. So the inventory
+        never claims more liquid than the bottle holds, whenever the process stops.
+
+        Yields:
+            low-stock messages for this stock (empty when it is above its level).
+        """
+        key = uuid.uuid4().hex
+        messages = self._draw(stock, volume, "in_flight", reservation, key=key)
+        try:
+            yield messages
+        except BaseException:
+            self._settle(key, "discarded")
+            raise
+        self._settle(key, "dispensed")
+
     # -- after liquid moved -------------------------------------------------------------------
 
     def consume(
@@ -332,7 +363,13 @@ class Inventory:
     # -- internals ----------------------------------------------------------------------------
 
     def _draw(
-        self, stock: str, volume: object, counter: str, reservation: Reservation | None
+        self,
+        stock: str,
+        volume: object,
+        counter: str,
+        reservation: Reservation | None,
+        *,
+        key: str | None = None,
     ) -> list[str]:
         amount = _nanolitres(volume, stock)
         messages: list[str] = []
@@ -353,10 +390,18 @@ class Inventory:
                 held = state["reservations"][reservation.token]["volumes"]
                 if stock in held:
                     held[stock] = max(0, held[stock] - amount)
-            if counter != "dispensed":
+            if key is not None:
+                state["in_flight"][key] = {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "stock": stock,
+                    "volume": amount,
+                }
+            to_waste = counter not in ("dispensed", "in_flight")
+            if to_waste:
                 self._to_waste(state, amount, rinse=counter == "rinsed")
             low = self._low_message(state, stock)
-            waste = self._waste_message(state) if counter != "dispensed" else None
+            waste = self._waste_message(state) if to_waste else None
         if low is not None:
             messages.append(low)
             if not was_low:
@@ -364,6 +409,11 @@ class Inventory:
         if waste is not None:
             messages.append(waste)
         return messages
+
+    def _settle(self, key: str, counter: str) -> None:
+        """Book the in-flight draw ``key`` as ``counter`` (dispensed or discarded)."""
+        with self._transaction() as state:
+            _settle_in_flight(state, key, counter)
 
     @staticmethod
     def _to_waste(state: dict[str, Any], amount: int, *, rinse: bool) -> None:
@@ -443,6 +493,7 @@ class Inventory:
             try:
                 state = self._load()
                 dropped = _drop_dead_reservations(state)
+                dropped = _settle_dead_draws(state) or dropped
                 yield state
                 if write or dropped:
                     self._store(state)
@@ -459,11 +510,13 @@ class Inventory:
                 "stocks": {},
                 "waste": {"container": 0, "total": 0, "rinse": 0},
                 "reservations": {},
+                "in_flight": {},
             }
         except OSError as error:
             raise InventoryError(f"cannot read the inventory {self.path}: {error}") from error
         try:
             state = json.loads(text)
+            _upgrade(state)
             _validate(state)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise InventoryError(
@@ -492,6 +545,15 @@ class Inventory:
             raise InventoryError(f"cannot write the inventory {self.path}: {error}") from error
 
 
+def _upgrade(state: Any) -> None:
+    """Fill in what an inventory written before in-flight draws were booked lacks."""
+    if isinstance(state, dict):
+        state.setdefault("in_flight", {})
+        for account in (state.get("stocks") or {}).values():
+            if isinstance(account, dict):
+                account.setdefault("in_flight", 0)
+
+
 def _validate(state: Any) -> None:
     """Raise ValueError/KeyError/TypeError unless ``state`` has the inventory's layout."""
     if state.get("format") != FORMAT or state.get("unit") != "nL":
@@ -506,6 +568,9 @@ def _validate(state: Any) -> None:
     for entry in state["reservations"].values():
         if not all(isinstance(v, int) for v in entry["volumes"].values()):
             raise ValueError("a reservation's volumes are not counts of nanolitres")
+    for entry in state["in_flight"].values():
+        if entry["stock"] not in state["stocks"] or not isinstance(entry["volume"], int):
+            raise ValueError("an in-flight draw names no stock or is not a count of nanolitres")
 
 
 def _nanolitres(value: object, what: str) -> int:
@@ -551,6 +616,39 @@ def _drop_dead_reservations(state: dict[str, Any]) -> bool:
     for token in dead:
         _log.info("inventory: dropping the reservation of a process that ended (%s)", token)
         del state["reservations"][token]
+    return bool(dead)
+
+
+def _settle_in_flight(state: dict[str, Any], key: str, counter: str) -> None:
+    """Move in-flight draw ``key`` to ``counter`` (and to waste unless dispensed)."""
+    entry = state["in_flight"].pop(key, None)
+    if entry is None:  # settled already (by another process that found this one dead)
+        return
+    account = state["stocks"][entry["stock"]]
+    account["in_flight"] = max(0, account["in_flight"] - entry["volume"])
+    account[counter] += entry["volume"]
+    if counter != "dispensed":
+        Inventory._to_waste(state, entry["volume"], rinse=False)
+
+
+def _settle_dead_draws(state: dict[str, Any]) -> bool:
+    """Book in-flight draws of processes of this host that no longer run as discarded."""
+    host = socket.gethostname()
+    dead = [
+        key
+        for key, entry in state["in_flight"].items()
+        if entry.get("host") == host and not _alive(int(entry.get("pid", 0)))
+    ]
+    for key in dead:
+        entry = state["in_flight"][key]
+        _log.warning(
+            "inventory: %s nL of %s drawn by a process that ended mid-transfer (pid %s) booked "
+            "as discarded",
+            entry["volume"],
+            entry["stock"],
+            entry.get("pid"),
+        )
+        _settle_in_flight(state, key, "discarded")
     return bool(dead)
 
 

@@ -361,17 +361,14 @@ class DispensingRobot(Device):  # type: ignore[misc]
         for addition in plan.additions:
             if stop.is_set():
                 raise LabctlError(f"{self.name}: stopped while preparing {vial}")
-            try:
-                self.pumps[addition.stock].transfer(addition.volume, addition.stock, vial).wait()
-            except Exception:
-                # The pump may have drawn some or all of it from the bottle before it failed (and
-                # sends what it holds to waste when it is initialised): book the whole addition
-                # as discarded, so the inventory never claims more than the bottle holds.
-                self.inventory.discard(addition.stock, addition.volume, reservation=reservation)
-                raise
-            for message in self.inventory.consume(
+            # Booked before the pump moves: a failed transfer (the pump may have drawn any
+            # part of it) or a process killed mid-transfer books it as discarded, so the
+            # inventory never claims more than the bottle holds.
+            with self.inventory.drawing(
                 addition.stock, addition.volume, reservation=reservation
-            ):
+            ) as messages:
+                self.pumps[addition.stock].transfer(addition.volume, addition.stock, vial).wait()
+            for message in messages:
                 _log.warning("%s: %s", self.name, message)  # low stock: refill soon
             after = to_magnitude(balance.weigh(), "g")
             delta, expected = after - before, to_magnitude(addition.mass, "g")

@@ -135,6 +135,60 @@ def test_a_reservation_of_a_process_that_ended_is_dropped(inventory: Inventory) 
     assert json.loads(inventory.path.read_text())["reservations"] == {}
 
 
+def test_a_draw_is_booked_before_the_pump_moves_and_settled_when_it_ends(
+    inventory: Inventory,
+) -> None:
+    with inventory.drawing("dmc", "2 mL") as messages:
+        assert messages == []
+        during = inventory.accounts()["dmc"]
+        assert (ml(during.volume), ml(during.in_flight), ml(during.dispensed)) == (98.0, 2.0, 0.0)
+    after = inventory.accounts()["dmc"]
+    assert (ml(after.volume), ml(after.in_flight), ml(after.dispensed)) == (98.0, 0.0, 2.0)
+    assert ml(inventory.waste()["total"]) == 0.0
+
+
+def test_a_transfer_that_fails_books_its_draw_as_discarded(inventory: Inventory) -> None:
+    with pytest.raises(RuntimeError), inventory.drawing("dmc", "1.5 mL"):
+        raise RuntimeError("pump error")
+    account = inventory.accounts()["dmc"]
+    assert (ml(account.volume), ml(account.discarded), ml(account.dispensed)) == (98.5, 1.5, 0.0)
+    assert ml(account.in_flight) == 0.0
+    assert ml(inventory.waste()["total"]) == 1.5
+
+
+def test_a_draw_of_a_process_killed_mid_transfer_is_booked_as_discarded(
+    inventory: Inventory,
+) -> None:
+    """A kill -9 between the pump's draw and its end: the bottle is never claimed fuller."""
+    script = (
+        "import os, sys\n"
+        "from labctl.devices.dispensing.inventory import Inventory\n"
+        "from labctl.devices.dispensing.recipe import Stock\n"
+        "stocks = [Stock(name='dmc', composition='pure DMC', density='1.063 g/mL',"
+        " volume='100 mL')]\n"
+        "inventory = Inventory(sys.argv[1], stocks)\n"
+        "with inventory.drawing('dmc', '1.25 mL'):\n"
+        "    os._exit(9)  # dies inside the transfer\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(inventory.path)], timeout=60)
+    assert killed.returncode == 9
+    assert json.loads(inventory.path.read_text())["in_flight"]  # left behind by the dead one
+    account = inventory.accounts()["dmc"]
+    assert (ml(account.volume), ml(account.in_flight), ml(account.discarded)) == (98.75, 0, 1.25)
+    assert json.loads(inventory.path.read_text())["in_flight"] == {}
+
+
+def test_an_inventory_written_before_in_flight_draws_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.json"
+    Inventory(path, STOCKS)
+    document = json.loads(path.read_text())
+    del document["in_flight"]
+    for account in document["stocks"].values():
+        del account["in_flight"]
+    path.write_text(json.dumps(document))
+    assert ml(Inventory(path, STOCKS).accounts()["dmc"].in_flight) == 0.0
+
+
 def test_waste_and_rinse_volumes_are_accounted(inventory: Inventory) -> None:
     inventory.discard("lipf6_ec", "0.5 mL")
     inventory.rinse("2 mL", stock="dmc")
