@@ -1,6 +1,7 @@
 """Soak: a long campaign under chaos mode, with the process's resources sampled along the way.
 
 Usage: ``python benchmarks/soak.py --experiments 1000 [--optimizer sobol] [--mean-interval 5]``
+or, on a real campaign, ``python benchmarks/soak.py --campaign electrolyte --experiments 500``.
 
 The simulated lab of ``configs/sim-lab.yaml`` runs at time scale 0 with chaos mode on (every
 twin misbehaves at random: OPC UA controllers freeze, restart, the glovebox has excursions that
@@ -10,6 +11,11 @@ fails the experiment, which the failure policy retries. Every ``--every`` experi
 samples the process's resident memory (RSS), open file descriptors, threads, and the store's size
 on disk. At the end it prints the samples, the faults injected by kind, and the campaign's
 completed / failed / repeated counts (a completed iteration must appear exactly once).
+
+With ``--campaign electrolyte`` (or ``pulsed-charging``) the campaign is the shipped real one
+under chaos, as :mod:`labctl.testing.chaos_campaigns` runs it (every instrument twin, curves
+written to HDF5 per run, the invariants checked at the end): where a leak of file handles or
+memory per run would show.
 """
 
 from __future__ import annotations
@@ -42,7 +48,11 @@ def main() -> None:
     parser.add_argument("--optimizer", default="sobol")
     parser.add_argument("--mean-interval", type=float, default=5.0, help="s between faults")
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--campaign", choices=["electrolyte", "pulsed-charging"])
     options = parser.parse_args()
+    if options.campaign is not None:
+        _soak_campaign(options)
+        return
     process = psutil.Process()
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
@@ -102,6 +112,74 @@ def main() -> None:
         f", failed attempts {sum(1 for r in state.records if r.status == 'failed')}, "
         f"stop: {state.stop_reason}"
     )
+
+
+class _Sampler:
+    """Samples this process and a data directory every ``every`` completed experiments."""
+
+    def __init__(self, data: Path, every: int) -> None:
+        self.data = data
+        self.every = every
+        self.process = psutil.Process()
+        self.started = time.monotonic()
+        self.rows: list[tuple[int, float, float, int, int, float]] = []
+
+    def sample(self, done: int) -> None:
+        self.rows.append(
+            (
+                done,
+                time.monotonic() - self.started,
+                self.process.memory_info().rss / 2**20,
+                len(list(Path("/proc/self/fd").iterdir())),
+                threading.active_count(),
+                _size(self.data) / 2**20 if self.data.exists() else 0.0,
+            )
+        )
+
+    def on_attempt(self, record: Any, state: Any) -> None:
+        done = len(state.completed)
+        first = not self.rows
+        if first or (record.status == "completed" and done % self.every == 0):
+            self.sample(done)
+
+    def table(self) -> str:
+        lines = [
+            "| experiments | wall s | RSS MiB | open fds | threads | store MiB |",
+            "|---|---|---|---|---|---|",
+        ]
+        for done, wall, rss, fds, threads, store in self.rows:
+            lines.append(f"| {done} | {wall:.0f} | {rss:.0f} | {fds} | {threads} | {store:.1f} |")
+        return "\n".join(lines)
+
+
+def _soak_campaign(options: argparse.Namespace) -> None:
+    from labctl.testing.chaos_campaigns import chaos_document, run_chaos_campaign
+
+    document = chaos_document(
+        options.campaign,
+        experiments=options.experiments,
+        mean_interval=options.mean_interval,
+        duration=1.0,
+        seed=1,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        sampler = _Sampler(directory / "data", options.every)
+        report = run_chaos_campaign(
+            directory, document, options.campaign, on_attempt=sampler.on_attempt
+        )
+    print(
+        f"{options.campaign}: {options.experiments} experiments (Sobol), chaos every "
+        f"{options.mean_interval:g} s per twin on average, {report.wall_time:.0f} s"
+    )
+    print(sampler.table())
+    print(f"faults injected: {report.faults_by_kind()}")
+    print(
+        f"completed {report.completed}, failed attempts {report.failed_attempts} "
+        f"{report.failures}, skipped {report.skipped}, slowest attempt "
+        f"{report.longest_attempt:.1f} s, stop: {report.stop_reason}"
+    )
+    print("invariants:", "all hold" if not report.violations else report.violations)
 
 
 if __name__ == "__main__":
