@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import sys
 import tempfile
 import threading
 import time
@@ -42,18 +44,31 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--experiments", type=int, default=1000)
     parser.add_argument("--optimizer", default="sobol")
     parser.add_argument("--mean-interval", type=float, default=5.0, help="s between faults")
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--campaign", choices=["electrolyte", "pulsed-charging"])
+    parser.add_argument("--json", type=Path, help="also write the result here")
     options = parser.parse_args()
-    if options.campaign is not None:
-        _soak_campaign(options)
-        return
-    process = psutil.Process()
+    result = _soak_campaign(options) if options.campaign else _soak_toy(options)
+    result["command"] = " ".join(["python", *sys.argv])
+    print(result["title"])
+    print(_table(result["samples"]))
+    print(f"faults injected: {result['faults_by_kind']}")
+    print(
+        f"completed {result['completed']}, repeated {result['repeated']}, failed attempts "
+        f"{result['failed_attempts']}, skipped {result['skipped']}, stop: {result['stop_reason']}"
+    )
+    print("invariants:", "all hold" if not result["violations"] else result["violations"])
+    if options.json is not None:
+        options.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 1 if result["violations"] else 0
+
+
+def _soak_toy(options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         document: dict[str, Any] = copy.deepcopy(sim_lab_document())
@@ -72,54 +87,41 @@ def main() -> None:
             "failure_policy": {"retry": "once", "max_consecutive": 20},
         }
         config = load_config(write_config(directory, document))
-        samples: list[tuple[int, float, float, int, int, float]] = []
-        started = time.monotonic()
-
-        def sample(done: int) -> None:
-            samples.append(
-                (
-                    done,
-                    time.monotonic() - started,
-                    process.memory_info().rss / 2**20,
-                    len(list(Path("/proc/self/fd").iterdir())),
-                    threading.active_count(),
-                    _size(directory / "data") / 2**20,
-                )
-            )
-
-        def on_record(record: Any, state: Any) -> None:
-            done = state.proposals_done
-            if record.status == "completed" and done % options.every == 0:
-                sample(done)
-
+        sampler = _Sampler(directory / "data", options.every, options.experiments)
         with Lab.from_config(config) as lab:
-            sample(0)
-            result = run_campaign(config, lab=lab, on_record=on_record)
+            result = run_campaign(config, lab=lab, on_record=sampler.on_attempt)
             faults = lab.chaos.counts() if lab.chaos is not None else {}
     state = result.state
     completed = Counter(r.iteration for r in state.records if r.status == "completed")
-    print(
-        f"{options.experiments} experiments ({options.optimizer}), chaos every "
-        f"{options.mean_interval:g} s per twin on average, {time.monotonic() - started:.0f} s"
-    )
-    print("| experiments | wall s | RSS MiB | open fds | threads | store MiB |")
-    print("|---|---|---|---|---|---|")
-    for done, wall, rss, fds, threads, store in samples:
-        print(f"| {done} | {wall:.0f} | {rss:.0f} | {fds} | {threads} | {store:.1f} |")
-    print(f"faults injected: {faults}")
-    print(
-        f"completed iterations {len(completed)}, repeated {sum(c - 1 for c in completed.values())}"
-        f", failed attempts {sum(1 for r in state.records if r.status == 'failed')}, "
-        f"stop: {state.stop_reason}"
-    )
+    failed = Counter(r.iteration for r in state.records if r.status == "failed")
+    return {
+        "title": (
+            f"toy-sensing: {options.experiments} experiments ({options.optimizer}), chaos every "
+            f"{options.mean_interval:g} s per twin on average, {sampler.rows[-1][1]:.0f} s"
+        ),
+        "campaign": "toy-sensing",
+        "experiments": options.experiments,
+        "samples": sampler.rows,
+        "faults_by_kind": faults,
+        "completed": len(completed),
+        "repeated": sum(c - 1 for c in completed.values()),
+        "failed_attempts": sum(failed.values()),
+        "skipped": sum(1 for i, n in failed.items() if n >= 2 and i not in completed),
+        "stop_reason": state.stop_reason,
+        "wall_time": sampler.rows[-1][1],
+        "violations": [
+            f"iteration {i} completed {n} times" for i, n in completed.items() if n > 1
+        ],
+    }
 
 
 class _Sampler:
     """Samples this process and a data directory every ``every`` completed experiments."""
 
-    def __init__(self, data: Path, every: int) -> None:
+    def __init__(self, data: Path, every: int, budget: int) -> None:
         self.data = data
         self.every = every
+        self.budget = budget
         self.process = psutil.Process()
         self.started = time.monotonic()
         self.rows: list[tuple[int, float, float, int, int, float]] = []
@@ -139,20 +141,24 @@ class _Sampler:
     def on_attempt(self, record: Any, state: Any) -> None:
         done = len(state.completed)
         first = not self.rows
-        if first or (record.status == "completed" and done % self.every == 0):
+        last = state.proposals_done >= self.budget
+        if first or last or (record.status == "completed" and done % self.every == 0):
+            if self.rows and self.rows[-1][0] == done:
+                self.rows.pop()  # one row per count of completed experiments: the latest
             self.sample(done)
 
-    def table(self) -> str:
-        lines = [
-            "| experiments | wall s | RSS MiB | open fds | threads | store MiB |",
-            "|---|---|---|---|---|---|",
-        ]
-        for done, wall, rss, fds, threads, store in self.rows:
-            lines.append(f"| {done} | {wall:.0f} | {rss:.0f} | {fds} | {threads} | {store:.1f} |")
-        return "\n".join(lines)
+
+def _table(samples: list[tuple[int, float, float, int, int, float]]) -> str:
+    lines = [
+        "| experiments | wall s | RSS MiB | open fds | threads | store MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for done, wall, rss, fds, threads, store in samples:
+        lines.append(f"| {done} | {wall:.0f} | {rss:.0f} | {fds} | {threads} | {store:.1f} |")
+    return "\n".join(lines)
 
 
-def _soak_campaign(options: argparse.Namespace) -> None:
+def _soak_campaign(options: argparse.Namespace) -> dict[str, Any]:
     from labctl.testing.chaos_campaigns import chaos_document, run_chaos_campaign
 
     document = chaos_document(
@@ -164,23 +170,30 @@ def _soak_campaign(options: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        sampler = _Sampler(directory / "data", options.every)
+        sampler = _Sampler(directory / "data", options.every, options.experiments)
         report = run_chaos_campaign(
             directory, document, options.campaign, on_attempt=sampler.on_attempt
         )
-    print(
-        f"{options.campaign}: {options.experiments} experiments (Sobol), chaos every "
-        f"{options.mean_interval:g} s per twin on average, {report.wall_time:.0f} s"
-    )
-    print(sampler.table())
-    print(f"faults injected: {report.faults_by_kind()}")
-    print(
-        f"completed {report.completed}, failed attempts {report.failed_attempts} "
-        f"{report.failures}, skipped {report.skipped}, slowest attempt "
-        f"{report.longest_attempt:.1f} s, stop: {report.stop_reason}"
-    )
-    print("invariants:", "all hold" if not report.violations else report.violations)
+    return {
+        "title": (
+            f"{options.campaign}: {options.experiments} experiments (Sobol), chaos every "
+            f"{options.mean_interval:g} s per twin on average, {report.wall_time:.0f} s"
+        ),
+        "campaign": options.campaign,
+        "experiments": options.experiments,
+        "samples": sampler.rows,
+        "faults_by_kind": report.faults_by_kind(),
+        "completed": report.completed,
+        "repeated": report.details["store"]["repeated"],
+        "lost": report.details["store"]["lost"],
+        "failed_attempts": report.failed_attempts,
+        "skipped": report.skipped,
+        "stop_reason": report.stop_reason,
+        "wall_time": report.wall_time,
+        "longest_attempt": report.longest_attempt,
+        "violations": report.violations,
+    }
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
