@@ -104,6 +104,7 @@ class Lab:
                 ),
             )
         self._closed = False
+        self._devices_closed = False
 
     @classmethod
     def from_config(
@@ -153,6 +154,21 @@ class Lab:
         lab.claims = claims
         return lab
 
+    def close_devices(self) -> None:
+        """Close every device as :meth:`close` does, leaving the twins and the store up.
+
+        Each device leaves its hardware safe when it closes (pumps stopped, the droplet cell
+        lifted and its stage out of alarm); a reliability check reads the twins afterwards to
+        see the state a lab session leaves the world in. Idempotent; :meth:`close` skips it
+        after.
+        """
+        if self._devices_closed:
+            return
+        self._devices_closed = True
+        if self.chaos is not None:
+            self.chaos.stop()
+        _close_devices(self.devices)
+
     def close(self) -> None:
         """Close devices, stop twins and release the store (idempotent)."""
         if self._closed:
@@ -166,7 +182,8 @@ class Lab:
             self.RE.unsubscribe(self._store_token)  # type: ignore[no-untyped-call]
         if self._unpublish is not None:
             self._unpublish()
-        _close_all(self.devices, self.twins, self.store)
+        _close_all({} if self._devices_closed else self.devices, self.twins, self.store)
+        self._devices_closed = True
         if self.claims is not None:
             self.claims.release()
 
@@ -331,11 +348,7 @@ def _last_scan_id(store: Store) -> int:
 
 
 def _close_all(devices: Mapping[str, Any], twins: Mapping[str, Any], store: Store | None) -> None:
-    for name, device in devices.items():
-        try:
-            device.close()
-        except Exception as error:
-            _log.warning("closing device %s failed: %s", name, error)
+    _close_devices(devices)
     for name, twin in twins.items():
         try:
             twin.close()
@@ -343,3 +356,18 @@ def _close_all(devices: Mapping[str, Any], twins: Mapping[str, Any], store: Stor
             _log.warning("stopping twin %s failed: %s", name, error)
     if store is not None:
         store.close()
+
+
+def _close_devices(devices: Mapping[str, Any]) -> None:
+    """Close every device: composites (bound to other devices) first, then in reverse order.
+
+    A composite such as the droplet cell parks its parts when it closes (lifts the cell), so
+    they must still be connected; reverse order closes what was opened last first.
+    """
+    ordered = list(devices.items())[::-1]
+    ordered.sort(key=lambda item: not callable(getattr(item[1], "bind", None)))
+    for name, device in ordered:
+        try:
+            device.close()
+        except Exception as error:
+            _log.warning("closing device %s failed: %s", name, error)

@@ -232,8 +232,16 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         self._parts()
 
     def close(self) -> None:
-        """Stop any action; a landed cell is lifted."""
+        """Stop any action and park: the cell up at safe Z, a stage in alarm reset and unlocked.
+
+        A lab session closes composite devices before their parts, so the stage still answers
+        here; the next session (or a person) finds the cell lifted and the stage idle, not left
+        in an alarm that struck after the last experiment.
+        """
         self.stop(success=False)
+        if self.stage is not None:
+            with self._safe_lock:
+                self._lift_motion(self.stage, recover=True)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _parts(self) -> tuple[Stage, SyringePump, Potentiostat, SubstrateMap]:

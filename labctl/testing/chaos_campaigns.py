@@ -20,7 +20,8 @@ says, what the store holds, what the lab's files say and what the twins' world d
 (c) the robot's inventory file lost what the pumps drew from the world's bottles;
 (d) every substrate site that holds an electrode memory in the world is ``used`` or ``failed``
     in the site map, and no site served two runs;
-(e) a safe end state: no pump moving, the stage neither in alarm nor landed, every cell off.
+(e) a safe end state once the lab's devices closed (as a session ends): no pump moving, the
+    stage neither in alarm nor landed, every cell off.
 """
 
 from __future__ import annotations
@@ -313,6 +314,7 @@ def check_invariants(
         _check_stocks(lab, config, report)
     if "droplet" in lab.devices:
         _check_sites(lab, result, sites, report)
+    lab.close_devices()  # what a session does when it ends: each device leaves its hardware safe
     _check_end_state(lab, report)
 
 
@@ -426,7 +428,7 @@ def _check_sites(
 
 
 def _check_end_state(lab: Lab, report: ChaosCampaignReport) -> None:
-    """(e) once chaos stopped: pumps idle, stage lifted and not in alarm, cells off."""
+    """(e) once the devices closed: pumps idle, stage lifted and not in alarm, cells off."""
     unsafe: list[str] = []
     for name, twin in lab.twins.items():
         bus = getattr(twin, "bus", None)

@@ -186,6 +186,21 @@ def test_a_stage_alarm_leaves_the_cell_lifted_and_the_site_failed(lab_factory: A
     _assert_safe(lab, Site(0, 1), state="used")
 
 
+def test_closing_the_lab_parks_a_stage_left_in_alarm(lab_factory: Any) -> None:
+    """An alarm after the last experiment (chaos found one) is reset, the cell left up."""
+    lab = lab_factory(_document())
+    stage = lab.devices["stage"]
+    stage.move_to(None, None, 3.0).wait(30)  # low, over the substrate
+    lab.twins["stage"].inject("alarm")
+    with pytest.raises(Exception, match="alarm"):
+        stage.move_to(5.0, 5.0, None).wait(30)
+    assert lab.twins["stage"].state.startswith("Alarm")
+    lab.close_devices()  # as a session ends: composites first, while their parts still answer
+    assert not lab.twins["stage"].state.startswith("Alarm")
+    assert lab.twins["stage"].machine.position[2] >= SAFE_Z - 1e-6
+    lab.close()
+
+
 def test_lost_contact_mid_measurement_stops_everything(lab_factory: Any) -> None:
     # A real-time potentiostat twin: the 2 s pulse train is still running when contact goes.
     lab = lab_factory(_document(time_scale=1.0))
