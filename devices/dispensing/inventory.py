@@ -605,14 +605,19 @@ def _needs(
     return needs
 
 
-def _drop_dead_reservations(state: dict[str, Any]) -> bool:
-    """Drop reservations of processes of this host that no longer run; True if any."""
+def _of_dead_processes(entries: dict[str, Any]) -> list[str]:
+    """Keys of ``entries`` (each with ``host`` and ``pid``) whose process on this host ended."""
     host = socket.gethostname()
-    dead = [
-        token
-        for token, entry in state["reservations"].items()
+    return [
+        key
+        for key, entry in entries.items()
         if entry.get("host") == host and not _alive(int(entry.get("pid", 0)))
     ]
+
+
+def _drop_dead_reservations(state: dict[str, Any]) -> bool:
+    """Drop reservations of processes of this host that no longer run; True if any."""
+    dead = _of_dead_processes(state["reservations"])
     for token in dead:
         _log.info("inventory: dropping the reservation of a process that ended (%s)", token)
         del state["reservations"][token]
@@ -633,12 +638,7 @@ def _settle_in_flight(state: dict[str, Any], key: str, counter: str) -> None:
 
 def _settle_dead_draws(state: dict[str, Any]) -> bool:
     """Book in-flight draws of processes of this host that no longer run as discarded."""
-    host = socket.gethostname()
-    dead = [
-        key
-        for key, entry in state["in_flight"].items()
-        if entry.get("host") == host and not _alive(int(entry.get("pid", 0)))
-    ]
+    dead = _of_dead_processes(state["in_flight"])
     for key in dead:
         entry = state["in_flight"][key]
         _log.warning(
