@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import math
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -35,6 +36,8 @@ from bluesky.utils import FailedStatus, Msg
 
 from labctl.errors import InterlockError, LabctlError, cause_chain
 from labctl.plans.rundata import DocumentRun, RunData
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "Budget",
@@ -458,16 +461,33 @@ def _attempt(
     except (LabctlError, FailedStatus) as error:
         # Readings of the failed run must never be replayed by a later rewind (outside any run).
         yield from bps.checkpoint()
-        return ExperimentRecord(
+        stop = next((document for name, document in documents if name == "stop"), None)
+        if stop is None or stop.get("exit_status") != "success":
+            return ExperimentRecord(
+                iteration,
+                attempt,
+                inputs,
+                "failed",
+                uid=_run_uid(documents),
+                reason=_reason(error),
+                interlock=_interlock(error),
+            )
+        # The run had already finished, whole and successful, when a device's failure arrived:
+        # bluesky throws a Status that fails in the background (a pump's recovery, a move the
+        # plan no longer waits for) into whatever message comes next. The stored run is
+        # complete, so the attempt counts as the store says; the device's own recovery deals
+        # with its fault before the next experiment. (Chaos found the store and the campaign
+        # disagreeing on such a run.)
+        _log.warning(
+            "campaign %s: iteration %s attempt %s finished before a device failed: %s",
+            campaign_id,
             iteration,
             attempt,
-            inputs,
-            "failed",
-            uid=_run_uid(documents),
-            reason=_reason(error),
-            interlock=_interlock(error),
+            _reason(error),
         )
-    yield from bps.checkpoint()
+        uid = _run_uid(documents)
+    else:
+        yield from bps.checkpoint()
     stop = next((document for name, document in documents if name == "stop"), None)
     if stop is None or stop.get("exit_status") != "success":
         reason = (stop or {}).get("reason") or "the run did not finish"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -360,6 +361,48 @@ def _tripping_experiment(calls: list[int]) -> Any:
         return (yield from inner())
 
     return experiment
+
+
+class _FailingLater(Signal):  # type: ignore[misc]
+    """A device whose set returns at once and fails 0.2 s later (a pump's move going on)."""
+
+    def set(self, value: Any, **kwargs: Any) -> Status:  # noqa: ARG002 — ophyd's signature
+        status = Status(obj=self)
+        error = DeviceTimeout("pump", "socket://127.0.0.1:1", "no reply in 1 s", sent=b"/1Q\r")
+        threading.Timer(0.2, status.set_exception, args=(error,)).start()
+        return status
+
+
+def test_a_device_failing_after_the_run_finished_counts_as_the_store_says(
+    run_engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A background Status's failure is thrown into the next message, after the run."""
+    pump = _FailingLater(name="pump")
+    stops: list[dict[str, Any]] = []
+    run_engine.subscribe(lambda name, doc: stops.append(doc) if name == "stop" else None)
+
+    def experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            if metadata["iteration"] == 1:
+                yield from bps.abs_set(pump, 1.0, wait=False)  # never waited for
+            yield from bps.trigger_and_read([detector])
+
+        uid = yield from inner()
+        yield from bps.sleep(0.5)  # the failure arrives here, the run already stopped
+        return uid
+
+    state = run(
+        run_engine,
+        campaign(RandomRecommender(), experiment, peak_height, campaign_id="c", budget=Budget(3)),
+    )
+    assert [stop["exit_status"] for stop in stops] == ["success"] * 3
+    assert [(r.iteration, r.status) for r in state.records] == [
+        (0, "completed"),
+        (1, "completed"),
+        (2, "completed"),
+    ]
+    assert "iteration 1 attempt 1 finished before a device failed: DeviceTimeout" in caplog.text
 
 
 def test_an_interlock_listed_in_stop_on_stops_the_campaign_without_a_retry(
