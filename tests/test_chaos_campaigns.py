@@ -76,3 +76,16 @@ def test_thirty_experiments_under_every_fault_kind(
 ) -> None:
     report = _run(tmp_path, name, 30, mean_interval=interval, duration=0.5)
     assert report.completed > 0
+
+
+def test_a_long_droplet_campaign_gets_sites_only_within_the_stages_reach() -> None:
+    """A 1000-experiment soak once got sites at x = 142.5 mm, refused by the 140 mm limit."""
+    from labctl.testing.chaos_campaigns import chaos_document
+
+    document = chaos_document("pulsed-charging", experiments=1000, mean_interval=10, duration=1)
+    substrate = document["devices"]["droplet"]["options"]["substrate"]
+    assert substrate["rows"] * substrate["columns"] >= 2 * 1000
+    assert 20 + (substrate["columns"] - 1) * 2.5 <= 140
+    assert 20 + (substrate["rows"] - 1) * 2.5 <= 140
+    with pytest.raises(ValueError, match="the stage reaches 2401"):
+        chaos_document("pulsed-charging", experiments=1300, mean_interval=10, duration=1)

@@ -41,6 +41,7 @@ from labctl.config import LoadedConfig, load_config
 from labctl.lab import Lab
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store
+from labctl.units import parse_quantity
 
 __all__ = [
     "CAMPAIGNS",
@@ -90,15 +91,33 @@ def _electrolyte_material(document: dict[str, Any], experiments: int) -> None:
 
 
 def _droplet_material(document: dict[str, Any], experiments: int) -> None:
-    """A substrate with a site for every attempt (retries included), at the shipped pitch."""
+    """A substrate with a site for every attempt (retries included), at the shipped pitch.
+
+    More rows first, then more columns, never beyond the stage's X and Y limits (a site out of
+    reach is refused before the stage moves, and fails every attempt sent to it).
+
+    Raises:
+        ValueError: the stage cannot reach that many sites at this pitch.
+    """
     substrate = document["devices"]["droplet"]["options"]["substrate"]
+    limits = document["devices"][document["devices"]["droplet"]["options"]["stage"]]["limits"]
+    pitch = float(parse_quantity(substrate["pitch"], "[length]").to("mm").magnitude)
+
+    def reach(axis: str) -> int:
+        origin = float(parse_quantity(substrate["origin"][axis], "[length]").to("mm").magnitude)
+        high = float(parse_quantity(limits[axis]["high"], "[length]").to("mm").magnitude)
+        return int((high - origin) / pitch + 1e-9) + 1
+
     needed = 2 * experiments + 8
     columns = int(substrate["columns"])
-    rows = max(int(substrate["rows"]), -(-needed // columns))
-    substrate["rows"] = rows
-    if rows * 2.5 + 20 > 140:  # the stage's Y limit: widen instead
-        columns = -(-needed // 40)
-        substrate["rows"], substrate["columns"] = 40, max(columns, int(substrate["columns"]))
+    rows = min(max(int(substrate["rows"]), -(-needed // columns)), reach("y"))
+    columns = max(columns, -(-needed // rows))
+    if columns > reach("x"):
+        raise ValueError(
+            f"{experiments} experiments need {needed} sites; the stage reaches "
+            f"{reach('x') * reach('y')} at a pitch of {pitch:g} mm"
+        )
+    substrate["rows"], substrate["columns"] = rows, columns
 
 
 def chaos_document(
