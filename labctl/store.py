@@ -178,6 +178,7 @@ class Run:
         data_keys = stream.metadata.get("data_keys") or {}
         columns: dict[str, Any] = {}
         curves: dict[str, Any] = {}
+        inline: list[str] = []
         for part, child in getattr(stream, "base", stream).items():
             family = child.item["attributes"]["structure_family"]
             if family == "table":
@@ -185,6 +186,11 @@ class Run:
                 for column in table.columns:
                     if column != "time" and column not in data_keys:
                         continue  # the writer's bookkeeping (seq_num, ts_<key>), not readings
+                    if data_keys.get(column, {}).get("shape"):
+                        # A curve kept inline (an external server's array column): the table
+                        # read gives it as text; the server's array view gives the numbers.
+                        inline.append(column)
+                        continue
                     values = table[column]
                     if isinstance(values.dtype, pd.StringDtype):
                         values = values.astype(object)
@@ -193,6 +199,8 @@ class Run:
                 curves[part] = child.read()  # a curve per event: one row per event
             elif family == "array":
                 columns[part] = child.read()
+        for key in inline:
+            curves[key] = stream[key].read()
         frame = pd.DataFrame(columns)
         for key, values in curves.items():
             # A curve per event (a potentiostat's currents): one 1-D array per row.
