@@ -142,9 +142,16 @@ class Schedule:
         scratch.replace(self.path)
 
     def add(
-        self, campaign_config: Path, *, at: str | None = None, cron: str | None = None
+        self,
+        campaign_config: Path,
+        *,
+        at: str | None = None,
+        cron: str | None = None,
+        now: datetime | None = None,
     ) -> ScheduleEntry:
         """Schedule ``campaign_config`` at a time or on a recurrence (exactly one of them).
+
+        A recurrence first fires at its first time after ``now`` (default: the present).
 
         Raises:
             ScheduleError: neither or both given, a bad time or cron expression, or a missing file.
@@ -155,6 +162,8 @@ class Schedule:
         if at is not None:
             at = _parse_time(at).isoformat()
         entry = ScheduleEntry(uuid.uuid4().hex[:8], str(Path(campaign_config).resolve()), at, cron)
+        if now is not None:
+            entry.created = now.isoformat()
         with self._lock:
             entries = self.entries()
             entries.append(entry)

@@ -48,7 +48,7 @@ def test_entries_persist_and_fire_when_due(tmp_path: Path) -> None:
     campaign = _campaign_file(tmp_path)
     schedule = Schedule(tmp_path / "schedule.json")
     once = schedule.add(campaign, at="2026-11-25T02:00")
-    nightly = schedule.add(campaign, cron="0 22 * * *")
+    nightly = schedule.add(campaign, cron="0 22 * * *", now=T0)  # not today's date: a fixed one
     assert once.next_due() == datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
     fired: list[str] = []
