@@ -150,8 +150,8 @@ TRIALS = [
     ),
     Trial(
         "tests-kill-store",
-        "kill -9 inside store writes, of the store's server and of the queue worker (toy "
-        "campaigns)",
+        "a curve file cut short; the store's server killed mid-read (the default suite's "
+        "store trials; `-m slow` adds kills inside store writes and of the queue worker)",
         (
             *PYTEST,
             "tests/test_crash_store.py",
@@ -159,8 +159,7 @@ TRIALS = [
             "tests/test_crash_qserver_worker.py",
         ),
         "tests",
-        "kills: HDF5 flush, SQLite table and catalog commits, stop document; store server; "
-        "RE worker",
+        "a torn HDF5 file; kill -9 of the store's server",
     ),
     Trial(
         "tests-concurrency",
@@ -280,7 +279,9 @@ def _chaos_row(trial: Trial, data: dict[str, Any]) -> list[str]:
         f"0 (slowest attempt {data['longest_attempt']:.0f} s)"
         if data["exit_status"] == 0
         else "?",
-        f"{unsafe} ({len(data['violations'])} invariants broken in all)",
+        f"{unsafe} (other invariants broken: {len(data['violations']) - unsafe})"
+        if data["violations"]
+        else "0",
     ]
 
 
@@ -296,10 +297,14 @@ def _crash_row(trial: Trial, data: dict[str, Any]) -> list[str]:
         per_iteration = Counter(r[0] for r in t["after"] if r[2] == "success")
         repeated += sum(n - 1 for n in per_iteration.values() if n > 1)
     points = Counter(t["point"] for t in trials)
+    campaigns = Counter(t["campaign"] for t in trials)
     hangs = sum(1 for t in failed if "Timeout" in t["error"] or "timed out" in t["error"])
     return [
         trial.title,
-        _kinds(dict(points)) + " (kills)",
+        _kinds(dict(points))
+        + " (kills; "
+        + ", ".join(f"{name} {n}" for name, n in sorted(campaigns.items()))
+        + ")",
         f"{len(trials)} trials ({len(passed)} passed every invariant), "
         f"{sum(len(t['after']) for t in passed)} runs after resume",
         str(lost),
