@@ -295,7 +295,7 @@ def campaign(
         proposal_future = pool.submit(recommender.ask, 1, ())
         while True:
             waited_from = time.monotonic()
-            yield from bps.wait_for([lambda future=proposal_future: asyncio.wrap_future(future)])
+            yield from _between_experiments(_wait(proposal_future), campaign_id)
             (proposal,) = proposal_future.result()
             idle = time.monotonic() - waited_from
             state.idle_time += idle
@@ -337,7 +337,7 @@ def campaign(
                     break
             assert record is not None
             # The recommender may still be thinking with this proposal pending: wait, then tell.
-            yield from bps.wait_for([lambda future=proposal_future: asyncio.wrap_future(future)])
+            yield from _between_experiments(_wait(proposal_future), campaign_id)
             recommender.tell([proposal], [record.outcome])
             if _halts(record, policy):
                 state.stop_reason = f"interlock {record.interlock} tripped"
@@ -429,6 +429,34 @@ def _stop_reason(state: CampaignState, budget: Budget, since_best: int) -> str |
     if budget.resources is not None:
         return budget.resources()
     return None
+
+
+def _wait(future: concurrent.futures.Future[Any]) -> Callable[[], MsgGenerator]:
+    """A plan factory: wait (without blocking the RunEngine) until ``future`` is done."""
+
+    def plan() -> MsgGenerator:
+        yield from bps.wait_for([lambda: asyncio.wrap_future(future)])
+
+    return plan
+
+
+def _between_experiments(make_plan: Callable[[], MsgGenerator], campaign_id: str) -> MsgGenerator:
+    """Run ``make_plan()``; a device's failure thrown into it is logged, and the plan run again.
+
+    bluesky throws a Status that fails in the background into whatever message comes next.
+    Between experiments no plan waits on any device, so such a failure belongs to an experiment
+    that has already ended and been recorded (a move a suspension stopped, a pump's recovery);
+    the device's own recovery deals with its fault before the next experiment uses it. Chaos
+    on the electrolyte campaign ended a whole campaign on one: a robot's failed preparation
+    thrown into the wait for the next proposal.
+    """
+    while True:
+        try:
+            return (yield from make_plan())
+        except FailedStatus as error:
+            _log.warning(
+                "campaign %s: a device failed between experiments: %s", campaign_id, _reason(error)
+            )
 
 
 def _attempt(

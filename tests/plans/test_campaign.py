@@ -405,6 +405,34 @@ def test_a_device_failing_after_the_run_finished_counts_as_the_store_says(
     assert "iteration 1 attempt 1 finished before a device failed: DeviceTimeout" in caplog.text
 
 
+def test_a_device_failing_while_the_campaign_waits_for_a_proposal_does_not_end_it(
+    run_engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Chaos ended a whole campaign on a failure thrown into the wait for the next proposal."""
+    pump = _FailingLater(name="pump")
+
+    def experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
+        @bpp.run_decorator(md=dict(metadata))
+        def inner() -> Any:
+            if metadata["iteration"] == 1:
+                yield from bps.abs_set(pump, 1.0, wait=False)  # fails 0.2 s later
+            yield from bps.trigger_and_read([detector])
+
+        return (yield from inner())
+
+    thinking = RandomRecommender(think=0.6)  # the failure arrives while the campaign waits
+    state = run(
+        run_engine,
+        campaign(thinking, experiment, peak_height, campaign_id="w", budget=Budget(3)),
+    )
+    assert [(r.iteration, r.status) for r in state.records] == [
+        (0, "completed"),
+        (1, "completed"),
+        (2, "completed"),
+    ]
+    assert "campaign w: a device failed between experiments: DeviceTimeout" in caplog.text
+
+
 def test_an_interlock_listed_in_stop_on_stops_the_campaign_without_a_retry(
     run_engine: Any,
 ) -> None:
