@@ -149,8 +149,7 @@ def trial(tmp_path: Path, point: str, nth: int, budget: int = BUDGET) -> dict[st
     }
 
 
-@pytest.mark.slow  # ~45 s of process start-ups; the torn-file test below stays in the default run
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600)  # ~30 s of process start-ups: the default suite's kill -9 of a run
 def test_kill_9_inside_a_curve_write_then_resume(tmp_path: Path) -> None:
     """The default suite's trial: killed with the 2nd experiment's 2nd curve row unflushed."""
     outcome = trial(tmp_path, "hdf5-flush", CALLS_PER_RUN["hdf5-flush"] + 2, budget=2)
