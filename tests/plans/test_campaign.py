@@ -373,35 +373,38 @@ class _FailingLater(Signal):  # type: ignore[misc]
         return status
 
 
-def test_a_device_failing_after_the_run_finished_counts_as_the_store_says(
-    run_engine: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A background Status's failure is thrown into the next message, after the run."""
+def _failing_after_its_run(pause_after: float) -> Any:
+    """An experiment whose iteration 1 starts a move it never waits for (failing 0.2 s later)."""
     pump = _FailingLater(name="pump")
-    stops: list[dict[str, Any]] = []
-    run_engine.subscribe(lambda name, doc: stops.append(doc) if name == "stop" else None)
 
     def experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
         @bpp.run_decorator(md=dict(metadata))
         def inner() -> Any:
             if metadata["iteration"] == 1:
-                yield from bps.abs_set(pump, 1.0, wait=False)  # never waited for
+                yield from bps.abs_set(pump, 1.0, wait=False)
             yield from bps.trigger_and_read([detector])
 
         uid = yield from inner()
-        yield from bps.sleep(0.5)  # the failure arrives here, the run already stopped
+        if pause_after:
+            yield from bps.sleep(pause_after)  # the run has already stopped
         return uid
 
+    return experiment
+
+
+def test_a_device_failing_after_the_run_finished_counts_as_the_store_says(
+    run_engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A background Status's failure is thrown into the next message, after the run."""
+    stops: list[dict[str, Any]] = []
+    run_engine.subscribe(lambda name, doc: stops.append(doc) if name == "stop" else None)
+    experiment = _failing_after_its_run(pause_after=0.5)  # the failure arrives in the pause
     state = run(
         run_engine,
         campaign(RandomRecommender(), experiment, peak_height, campaign_id="c", budget=Budget(3)),
     )
     assert [stop["exit_status"] for stop in stops] == ["success"] * 3
-    assert [(r.iteration, r.status) for r in state.records] == [
-        (0, "completed"),
-        (1, "completed"),
-        (2, "completed"),
-    ]
+    assert [(r.iteration, r.status) for r in state.records] == [(i, "completed") for i in range(3)]
     assert "iteration 1 attempt 1 finished before a device failed: DeviceTimeout" in caplog.text
 
 
@@ -409,27 +412,13 @@ def test_a_device_failing_while_the_campaign_waits_for_a_proposal_does_not_end_i
     run_engine: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Chaos ended a whole campaign on a failure thrown into the wait for the next proposal."""
-    pump = _FailingLater(name="pump")
-
-    def experiment(inputs: Mapping[str, Any], metadata: Mapping[str, Any]) -> Any:
-        @bpp.run_decorator(md=dict(metadata))
-        def inner() -> Any:
-            if metadata["iteration"] == 1:
-                yield from bps.abs_set(pump, 1.0, wait=False)  # fails 0.2 s later
-            yield from bps.trigger_and_read([detector])
-
-        return (yield from inner())
-
     thinking = RandomRecommender(think=0.6)  # the failure arrives while the campaign waits
+    experiment = _failing_after_its_run(pause_after=0.0)
     state = run(
         run_engine,
         campaign(thinking, experiment, peak_height, campaign_id="w", budget=Budget(3)),
     )
-    assert [(r.iteration, r.status) for r in state.records] == [
-        (0, "completed"),
-        (1, "completed"),
-        (2, "completed"),
-    ]
+    assert [(r.iteration, r.status) for r in state.records] == [(i, "completed") for i in range(3)]
     assert "campaign w: a device failed between experiments: DeviceTimeout" in caplog.text
 
 
