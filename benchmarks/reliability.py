@@ -150,8 +150,9 @@ TRIALS = [
     ),
     Trial(
         "tests-kill-store",
-        "a curve file cut short; the store's server killed mid-read (the default suite's "
-        "store trials; `-m slow` adds kills inside store writes and of the queue worker)",
+        "kill -9 of `labctl run` inside a curve write, then resume; a curve file cut short; "
+        "the store's server killed mid-read (the default suite's store trials; `-m slow` adds "
+        "every store write point and the queue worker)",
         (
             *PYTEST,
             "tests/test_crash_store.py",
@@ -159,7 +160,7 @@ TRIALS = [
             "tests/test_crash_qserver_worker.py",
         ),
         "tests",
-        "a torn HDF5 file; kill -9 of the store's server",
+        "kill -9 inside an HDF5 flush; a torn HDF5 file; kill -9 of the store's server",
     ),
     Trial(
         "tests-concurrency",
