@@ -55,7 +55,7 @@ NANOLITRES_PER_ML = 1_000_000
 WASTE_WARNING_LEVEL = 0.9
 """Share of the waste container's capacity above which a warning is given."""
 
-_COUNTERS = ("volume", "dispensed", "discarded", "rinsed", "refilled", "in_flight")
+_COUNTERS = ("volume", "dispensed", "discarded", "rinsed", "refilled")
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,9 @@ class Inventory:
                 name: StockAccount(
                     name=name,
                     reserved=_ml(self._reserved(state, name, exclude=None)),
+                    in_flight=_ml(
+                        sum(e["volume"] for e in state["in_flight"].values() if e["stock"] == name)
+                    ),
                     **{counter: _ml(account[counter]) for counter in _COUNTERS},
                 )
                 for name, account in state["stocks"].items()
@@ -282,7 +285,7 @@ class Inventory:
             low-stock messages for this stock (empty when it is above its level).
         """
         key = uuid.uuid4().hex
-        messages = self._draw(stock, volume, "in_flight", reservation, key=key)
+        messages = self._draw(stock, volume, None, reservation, in_flight=key)
         try:
             yield messages
         except BaseException:
@@ -366,11 +369,16 @@ class Inventory:
         self,
         stock: str,
         volume: object,
-        counter: str,
+        counter: str | None,
         reservation: Reservation | None,
         *,
-        key: str | None = None,
+        in_flight: str | None = None,
     ) -> list[str]:
+        """Take ``volume`` out of ``stock``'s bottle and book it.
+
+        It is booked to ``counter``, or (``None``) held as the in-flight draw ``in_flight``
+        until :func:`_settle_in_flight` books it.
+        """
         amount = _nanolitres(volume, stock)
         messages: list[str] = []
         with self._transaction() as state:
@@ -385,19 +393,20 @@ class Inventory:
                 )
                 _log.warning("inventory %s: %s", self.path, messages[-1])
             account["volume"] = max(0, account["volume"] - amount)
-            account[counter] += amount
+            if counter is not None:
+                account[counter] += amount
             if reservation is not None and reservation.token in state["reservations"]:
                 held = state["reservations"][reservation.token]["volumes"]
                 if stock in held:
                     held[stock] = max(0, held[stock] - amount)
-            if key is not None:
-                state["in_flight"][key] = {
+            if in_flight is not None:
+                state["in_flight"][in_flight] = {
                     "pid": os.getpid(),
                     "host": socket.gethostname(),
                     "stock": stock,
                     "volume": amount,
                 }
-            to_waste = counter not in ("dispensed", "in_flight")
+            to_waste = counter in ("discarded", "rinsed")
             if to_waste:
                 self._to_waste(state, amount, rinse=counter == "rinsed")
             low = self._low_message(state, stock)
@@ -549,9 +558,6 @@ def _upgrade(state: Any) -> None:
     """Fill in what an inventory written before in-flight draws were booked lacks."""
     if isinstance(state, dict):
         state.setdefault("in_flight", {})
-        for account in (state.get("stocks") or {}).values():
-            if isinstance(account, dict):
-                account.setdefault("in_flight", 0)
 
 
 def _validate(state: Any) -> None:
@@ -629,9 +635,7 @@ def _settle_in_flight(state: dict[str, Any], key: str, counter: str) -> None:
     entry = state["in_flight"].pop(key, None)
     if entry is None:  # settled already (by another process that found this one dead)
         return
-    account = state["stocks"][entry["stock"]]
-    account["in_flight"] = max(0, account["in_flight"] - entry["volume"])
-    account[counter] += entry["volume"]
+    state["stocks"][entry["stock"]][counter] += entry["volume"]
     if counter != "dispensed":
         Inventory._to_waste(state, entry["volume"], rinse=False)
 
