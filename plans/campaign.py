@@ -295,7 +295,7 @@ def campaign(
         proposal_future = pool.submit(recommender.ask, 1, ())
         while True:
             waited_from = time.monotonic()
-            yield from _between_experiments(_wait(proposal_future), campaign_id)
+            yield from _wait_for_proposal(proposal_future, campaign_id)
             (proposal,) = proposal_future.result()
             idle = time.monotonic() - waited_from
             state.idle_time += idle
@@ -337,7 +337,7 @@ def campaign(
                     break
             assert record is not None
             # The recommender may still be thinking with this proposal pending: wait, then tell.
-            yield from _between_experiments(_wait(proposal_future), campaign_id)
+            yield from _wait_for_proposal(proposal_future, campaign_id)
             recommender.tell([proposal], [record.outcome])
             if _halts(record, policy):
                 state.stop_reason = f"interlock {record.interlock} tripped"
@@ -431,28 +431,20 @@ def _stop_reason(state: CampaignState, budget: Budget, since_best: int) -> str |
     return None
 
 
-def _wait(future: concurrent.futures.Future[Any]) -> Callable[[], MsgGenerator]:
-    """A plan factory: wait (without blocking the RunEngine) until ``future`` is done."""
-
-    def plan() -> MsgGenerator:
-        yield from bps.wait_for([lambda: asyncio.wrap_future(future)])
-
-    return plan
-
-
-def _between_experiments(make_plan: Callable[[], MsgGenerator], campaign_id: str) -> MsgGenerator:
-    """Run ``make_plan()``; a device's failure thrown into it is logged, and the plan run again.
+def _wait_for_proposal(future: concurrent.futures.Future[Any], campaign_id: str) -> MsgGenerator:
+    """Wait (without blocking the RunEngine) until the recommender's ``future`` is done.
 
     bluesky throws a Status that fails in the background into whatever message comes next.
     Between experiments no plan waits on any device, so such a failure belongs to an experiment
     that has already ended and been recorded (a move a suspension stopped, a pump's recovery);
-    the device's own recovery deals with its fault before the next experiment uses it. Chaos
-    on the electrolyte campaign ended a whole campaign on one: a robot's failed preparation
-    thrown into the wait for the next proposal.
+    the device's own recovery deals with its fault before the next experiment uses it. It is
+    logged and the wait goes on — chaos on the electrolyte campaign once ended a whole campaign
+    on a robot's failed preparation thrown in here.
     """
     while True:
         try:
-            return (yield from make_plan())
+            yield from bps.wait_for([lambda: asyncio.wrap_future(future)])
+            return
         except FailedStatus as error:
             _log.warning(
                 "campaign %s: a device failed between experiments: %s", campaign_id, _reason(error)
@@ -482,24 +474,29 @@ def _attempt(
         "inputs": inputs_metadata(proposal),
     }
     inputs = dict(proposal)
+    failure: LabctlError | FailedStatus | None = None
     try:
         uid = yield from bpp.subs_wrapper(  # type: ignore[no-untyped-call]
             _checkpoint_after_open_run(experiment(proposal, run_metadata)), {"all": [collect]}
         )
     except (LabctlError, FailedStatus) as error:
-        # Readings of the failed run must never be replayed by a later rewind (outside any run).
-        yield from bps.checkpoint()
-        stop = next((document for name, document in documents if name == "stop"), None)
-        if stop is None or stop.get("exit_status") != "success":
-            return ExperimentRecord(
-                iteration,
-                attempt,
-                inputs,
-                "failed",
-                uid=_run_uid(documents),
-                reason=_reason(error),
-                interlock=_interlock(error),
-            )
+        failure = error
+        uid = _run_uid(documents)
+    # Readings of a finished or failed run must never be replayed by a later rewind.
+    yield from bps.checkpoint()
+    stop = next((document for name, document in documents if name == "stop"), None)
+    finished = stop is not None and stop.get("exit_status") == "success"
+    if failure is not None and not finished:
+        return ExperimentRecord(
+            iteration,
+            attempt,
+            inputs,
+            "failed",
+            uid=uid,
+            reason=_reason(failure),
+            interlock=_interlock(failure),
+        )
+    if failure is not None:
         # The run had already finished, whole and successful, when a device's failure arrived:
         # bluesky throws a Status that fails in the background (a pump's recovery, a move the
         # plan no longer waits for) into whatever message comes next. The stored run is
@@ -511,13 +508,9 @@ def _attempt(
             campaign_id,
             iteration,
             attempt,
-            _reason(error),
+            _reason(failure),
         )
-        uid = _run_uid(documents)
-    else:
-        yield from bps.checkpoint()
-    stop = next((document for name, document in documents if name == "stop"), None)
-    if stop is None or stop.get("exit_status") != "success":
+    if not finished:
         reason = (stop or {}).get("reason") or "the run did not finish"
         return ExperimentRecord(iteration, attempt, inputs, "failed", uid=uid, reason=reason)
     try:
