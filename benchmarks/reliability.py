@@ -5,7 +5,6 @@ Usage::
     python benchmarks/reliability.py run [TRIAL ...]   # run trials (default: all), then the table
     python benchmarks/reliability.py table              # the table from the results already there
     python benchmarks/reliability.py list               # the trials and their commands
-    python benchmarks/reliability.py import TRIAL FILE  # a result of TRIAL's command run by hand
 
 Each trial is a command of this repository (a benchmark script or a pytest selection) that
 writes its result as JSON into ``benchmarks/results/reliability/``; ``table`` reads every result
@@ -13,9 +12,7 @@ there and rewrites the part of ``benchmarks/reliability.md`` between the ``relia
 markers: faults injected by kind, trials, experiments, experiments lost and repeated, hangs and
 unsafe end states (all must be 0), the soak's duration and memory, and the optimizer's suggestion
 time at n = 100/500/1000 — each row with the command that produced it. A trial that has not been
-run is listed as such, never filled in by hand. ``import`` takes the ``--json`` output of a
-trial's own command run outside this script (to run two trials side by side, say); its command
-line must be the trial's, but for the ``--json`` path.
+run is listed as such, never filled in by hand.
 """
 
 from __future__ import annotations
@@ -219,31 +216,6 @@ def run(trial: Trial) -> None:
     print(f"== {trial.name}: exit {finished.returncode}, {seconds:.0f} s", flush=True)
 
 
-def adopt(trial: Trial, path: Path) -> None:
-    """Take ``path``, written by ``trial``'s command run by hand, as its result."""
-    if trial.kind not in ("chaos", "soak", "suggestion"):
-        raise SystemExit(f"{trial.name}: only a script's --json result can be imported")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    ran = shlex.split(data["command"])
-    expected = list(trial.command)
-    for index, part in enumerate(expected):
-        if part == "{json}" and index < len(ran):
-            ran[index] = part
-    if ran[1:] != expected[1:]:
-        raise SystemExit(f"{path} was written by `{data['command']}`, not `{trial.shown()}`")
-    seconds = float(data.get("wall_time", 0.0))
-    result = {
-        **data,
-        "command": trial.shown(),
-        "exit_status": 1 if data.get("violations") else 0,
-        "seconds": round(seconds, 1),
-        "date": time.strftime("%Y-%m-%d", time.localtime(path.stat().st_mtime)),
-        "load_average_end": "not recorded (imported)",
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    trial.result.write_text(json.dumps(result, indent=1, default=str) + "\n", encoding="utf-8")
-
-
 def _junit_counts(path: Path) -> dict[str, Any]:
     """Tests, failures, errors, skips and names of failed tests in a JUnit XML report."""
     if not path.exists():
@@ -429,14 +401,10 @@ def write_table() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["run", "table", "list", "import"])
+    parser.add_argument("action", choices=["run", "table", "list"])
     parser.add_argument("trials", nargs="*", help="trial names (run; default: all)")
     options = parser.parse_args(argv)
     names = {trial.name: trial for trial in TRIALS}
-    if options.action == "import":
-        if len(options.trials) != 2 or options.trials[0] not in names:
-            parser.error(f"import TRIAL FILE; trials: {sorted(names)}")
-        adopt(names[options.trials[0]], Path(options.trials[1]))
     if options.action == "list":
         for trial in TRIALS:
             print(f"{trial.name}: {trial.shown()}")

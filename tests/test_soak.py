@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from labctl.testing.soak import soak
+from labctl.testing.soak import SAMPLE_COLUMNS, soak
 
 
-def _growth(result: dict[str, Any], column: int) -> float:
+def _growth(result: dict[str, Any], name: str) -> float:
+    column = SAMPLE_COLUMNS.index(name)
     samples = result["samples"]
     assert len(samples) >= 3, samples
     warm = samples[1]  # after the first `every` experiments: imports, caches, connections made
@@ -28,9 +29,9 @@ def _check(result: dict[str, Any], *, fds: int, threads: int, rss_mib: float) ->
     assert result["repeated"] == 0
     assert result["lost"] in (0, None)
     assert result["completed"] + result["skipped"] == result["experiments"]
-    assert _growth(result, 3) <= fds, result["samples"]
-    assert _growth(result, 4) <= threads, result["samples"]
-    assert _growth(result, 2) <= rss_mib, result["samples"]
+    assert _growth(result, "open_fds") <= fds, result["samples"]
+    assert _growth(result, "threads") <= threads, result["samples"]
+    assert _growth(result, "rss_mib") <= rss_mib, result["samples"]
 
 
 @pytest.mark.timeout(600)
