@@ -37,7 +37,7 @@ from labctl.plans.campaign import Budget, ExperimentRecord, campaign
 from labctl.plans.rundata import RunData
 from labctl.simulators.electrolyte.composition import Composition
 from labctl.simulators.electrolyte.model import electrolyte_properties
-from labctl.store import Store
+from labctl.store.catalog import Store
 
 SPACE = {
     "solvent": {"mixture": {"EC": {"low": 0.0, "high": 0.6}, "EMC": {}, "DMC": {}}},

@@ -20,7 +20,7 @@ from pathlib import Path
 from bluesky import RunEngine
 
 from labctl.plans.campaign import Budget, campaign
-from labctl.store import Store
+from labctl.store.catalog import Store
 from labctl.testing.toy_campaign import RandomRecommender, move_and_count, peak_height
 
 

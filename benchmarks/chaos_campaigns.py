@@ -11,8 +11,8 @@ plunger overloads, an unstable balance, stage alarms and lost droplet contact, O
 restarts, freezes and excursions), Sobol proposals, ``retry: once`` and ``max_consecutive: 1000``
 (a failed attempt is retried once and then skipped; bad luck never stops the campaign, so every
 fault meets the loop), enough stock or substrate sites for the budget, and a ``safety`` section
-(glovebox excursions suspend the RunEngine). See :mod:`labctl.testing.chaos_campaigns` for what
-changes from the shipped configs and for the invariants checked afterwards. Prints a JSON
+(glovebox excursions suspend the RunEngine). See :mod:`labctl.testing.reliability.chaos_campaigns`
+for what changes from the shipped configs and for the invariants checked afterwards. Prints a JSON
 report and a Markdown summary; exits 1 if an invariant broke.
 """
 
@@ -28,7 +28,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labctl.testing.chaos_campaigns import CAMPAIGNS, chaos_document, run_chaos_campaign
+from labctl.testing.reliability.chaos_campaigns import (
+    CAMPAIGNS,
+    chaos_document,
+    run_chaos_campaign,
+)
 
 
 def main() -> int:

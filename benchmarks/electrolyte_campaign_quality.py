@@ -248,9 +248,9 @@ def dense_front(
 
 def run_one(optimizer: str, seed: int, budget: int, output: Path) -> None:
     """Run one campaign through the README's path and write what every experiment did."""
-    from labctl.campaign_runner import run_campaign
+    from labctl.campaign.runner import run_campaign
     from labctl.config import load_config
-    from labctl.lab import Lab
+    from labctl.lab.session import Lab
     from labctl.testing.configs import write_config
 
     problem = load_problem()

@@ -117,7 +117,7 @@ TRIALS = [
         "crash-campaigns",
         "kill -9 of the real campaigns (random moment, inside store writes, inside the BoTorch "
         "fit), then `labctl resume`",
-        (*PYTEST, "-m", "slow", "tests/test_crash_campaigns.py"),
+        (*PYTEST, "-m", "slow", "tests/system/test_crash_campaigns.py"),
         "crash",
     ),
     Trial(
@@ -152,9 +152,9 @@ TRIALS = [
         "every store write point and the queue worker)",
         (
             *PYTEST,
-            "tests/test_crash_store.py",
-            "tests/test_crash_store_server.py",
-            "tests/test_crash_qserver_worker.py",
+            "tests/system/test_crash_store.py",
+            "tests/system/test_crash_store_server.py",
+            "tests/system/test_crash_qserver_worker.py",
         ),
         "tests",
         "kill -9 inside an HDF5 flush; a torn HDF5 file; kill -9 of the store's server",
@@ -162,7 +162,7 @@ TRIALS = [
     Trial(
         "tests-concurrency",
         "two labs at once against one Tiled server; one instrument claimed by two labs",
-        (*PYTEST, "tests/test_shared_data.py", "tests/test_claims.py"),
+        (*PYTEST, "tests/store/test_shared.py", "tests/lab/test_claims.py"),
         "tests",
         "two writers at once; a shared address",
     ),

@@ -2,7 +2,8 @@
 
 Usage: ``python benchmarks/soak.py --experiments 1000 [--optimizer sobol] [--mean-interval 5]``
 or, on a real campaign, ``python benchmarks/soak.py --campaign pulsed-charging``.
-The work is :func:`labctl.testing.soak.soak`; this writes its result (``--json``) and a table.
+The work is :func:`labctl.testing.reliability.soak.soak`; this writes its result (``--json``) and a
+table.
 
 The simulated lab of ``configs/sim-lab.yaml`` runs at time scale 0 with chaos mode on (every
 twin misbehaves at random: OPC UA controllers freeze, restart, the glovebox has excursions that
@@ -14,8 +15,8 @@ on disk. At the end it prints the samples, the faults injected by kind, and the 
 completed / failed / repeated counts (a completed iteration must appear exactly once).
 
 With ``--campaign electrolyte`` (or ``pulsed-charging``) the campaign is the shipped real one
-under chaos, as :mod:`labctl.testing.chaos_campaigns` runs it (every instrument twin, curves
-written to HDF5 per run, the invariants checked at the end): where a leak of file handles or
+under chaos, as :mod:`labctl.testing.reliability.chaos_campaigns` runs it (every instrument twin,
+curves written to HDF5 per run, the invariants checked at the end): where a leak of file handles or
 memory per run would show.
 """
 
@@ -26,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-from labctl.testing.soak import soak, soak_table
+from labctl.testing.reliability.soak import soak, soak_table
 
 
 def main() -> int:

@@ -45,7 +45,7 @@ def _fill_store(directory: Path, count: int) -> None:
     from bluesky import RunEngine
     from ophyd.sim import det1
 
-    from labctl.store import Store
+    from labctl.store.catalog import Store
 
     with Store.embedded(directory) as store:
         engine = RunEngine({})
@@ -55,7 +55,7 @@ def _fill_store(directory: Path, count: int) -> None:
 
 
 def _open_embedded(directory: Path) -> None:
-    from labctl.store import Store
+    from labctl.store.catalog import Store
 
     Store.embedded(directory).close()
 

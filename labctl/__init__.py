@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 __all__ = ["Lab", "__version__"]
 
 if TYPE_CHECKING:
-    from labctl.lab import Lab
+    from labctl.lab.session import Lab
 
 
 def __getattr__(name: str) -> Any:
     if name == "Lab":
-        from labctl.lab import Lab
+        from labctl.lab.session import Lab
 
         return Lab
     raise AttributeError(f"module 'labctl' has no attribute {name!r}")

@@ -1,14 +1,19 @@
 """Optimizer kinds by name: the string a campaign config's ``optimizer.kind`` holds.
 
-A kind is registered once; a second class claiming a taken name is an error, never a silent
-override. labctl's own kinds register when their modules are imported; :func:`get` imports them
-on first use, so ``import labctl.optimizers`` stays light.
+The one optimizer registry of labctl. A kind comes from labctl's own list (:data:`BUILTIN`), from
+another distribution's entry point in the group ``labctl.optimizers`` (``name = module:Class``),
+or from :func:`register` in this process. A name claimed twice by different classes is an error,
+never a silent override. Classes are imported on first use, so ``import labctl.optimizers`` stays
+light; :meth:`~labctl.optimizers.base.AskTellOptimizer.from_state` finds a saved optimizer's class
+here, whichever way it was registered.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from functools import cache
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labctl.optimizers.errors import OptimizerError
@@ -16,14 +21,25 @@ from labctl.optimizers.errors import OptimizerError
 if TYPE_CHECKING:
     from labctl.optimizers.base import AskTellOptimizer
 
-__all__ = ["BUILTIN", "DuplicateOptimizerError", "get", "kinds", "register"]
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "DuplicateOptimizerError",
+    "forget_entry_points",
+    "get",
+    "kinds",
+    "register",
+]
+
+ENTRY_POINT_GROUP = "labctl.optimizers"
 
 BUILTIN: dict[str, str] = {
     "botorch-mo": "labctl.optimizers.botorch_mo:BotorchMultiObjective",
     "sobol": "labctl.optimizers.sobol:SobolOptimizer",
     "skopt-gp": "labctl.optimizers.skopt_gp:SkoptOptimizer",
 }
-"""labctl's own kinds → ``module:class`` (the form ``labctl.registry`` lists)."""
+"""labctl's own kinds → ``module:Class`` (test helpers that add to it call
+:func:`forget_entry_points` after)."""
 
 _REGISTRY: dict[str, type[Any]] = {}
 T = TypeVar("T", bound=type[Any])
@@ -54,19 +70,49 @@ def register(name: str) -> Callable[[T], T]:
     return decorate
 
 
+@cache
+def _targets() -> dict[str, str]:
+    """Every kind known by import string: the built-in ones and the entry points."""
+    merged = dict(BUILTIN)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        target = entry.value.replace(" ", "")
+        known = merged.get(entry.name)
+        if known is not None and known != target:
+            raise DuplicateOptimizerError(
+                f"optimizer name {entry.name!r} is claimed by both {known} and {target} "
+                f"(from distribution {entry.dist.name if entry.dist else '?'}); rename one"
+            )
+        merged[entry.name] = target
+    return merged
+
+
+def forget_entry_points() -> None:
+    """Read :data:`BUILTIN` and the entry points again on the next look-up."""
+    _targets.cache_clear()
+
+
 def get(name: str) -> type[AskTellOptimizer]:
     """The optimizer class registered as ``name``.
 
     Raises:
         KeyError: nothing is registered under that name (the message lists the known ones).
+        OptimizerError: the registered class cannot be imported.
     """
-    if name not in _REGISTRY and name in BUILTIN:
-        importlib.import_module(BUILTIN[name].partition(":")[0])
-    if name not in _REGISTRY:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    target = _targets().get(name)
+    if target is None:
         raise KeyError(f"unknown optimizer {name!r}; known: {', '.join(kinds())}")
+    module_name, _, attribute = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise OptimizerError(f"cannot import optimizer {name!r} ({target}): {error}") from error
+    if _REGISTRY.get(name) is not cls:  # an entry point's class need not use @register
+        register(name)(cls)
     return _REGISTRY[name]
 
 
 def kinds() -> list[str]:
-    """Every known optimizer name (registered or built in)."""
-    return sorted(set(_REGISTRY) | set(BUILTIN))
+    """Every known optimizer name (registered, built in or from an entry point)."""
+    return sorted(set(_REGISTRY) | set(_targets()))

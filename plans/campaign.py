@@ -81,7 +81,7 @@ Reducer = Callable[[RunData], Mapping[str, float]]
 
 
 class ApprovalGate(Protocol):
-    """Proposals an operator must approve before they run (see :mod:`labctl.approvals`)."""
+    """Proposals an operator must approve before they run (:mod:`labctl.campaign.approvals`)."""
 
     poll: float
     """Seconds between looks for the operator's decision."""

@@ -63,10 +63,10 @@ from labctl.config import (
 from labctl.devices.dispensing.recipe import salt_molar_mass
 from labctl.devices.potentiostat.techniques import EIS, LSV, OCV
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.ontology import ontology_term
 from labctl.plans.dispensing import prepare_in_run
 from labctl.plans.rundata import RunData
 from labctl.plans.techniques import measure
-from labctl.report.exports import ontology_term
 from labctl.units import Quantity, parse_quantity, to_magnitude, ureg
 
 __all__ = [

@@ -97,7 +97,7 @@ OUTCOME_UNITS: dict[str, str] = {
 }
 """The reducer's outcomes and the units it reports them in (objectives must use these)."""
 
-# Quantity → key of labctl.report.exports.ONTOLOGY_TERMS (None: the ontology has no term; a
+# Quantity → key of labctl.ontology.ONTOLOGY_TERMS (None: the ontology has no term; a
 # plating rate is recorded as the current density it is).
 _ONTOLOGY_QUANTITIES = {
     "pulse_current_density": "current_density",
@@ -210,7 +210,7 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
 
 def _ontology() -> dict[str, dict[str, str]]:
     """Quantity → ``{"label", "iri"}`` for the ones the EMMO/BattINFO ontology has."""
-    from labctl.report.exports import ONTOLOGY_TERMS
+    from labctl.ontology import ONTOLOGY_TERMS
 
     terms: dict[str, dict[str, str]] = {}
     for quantity, key in _ONTOLOGY_QUANTITIES.items():

@@ -2,7 +2,7 @@
 
 Reducers take a :class:`RunData` so that a campaign reduces a run the moment it finishes (from the
 documents it just saw) and a resumed campaign reduces earlier runs read back from the store
-(:class:`labctl.store.Run` has the same shape) with the same code.
+(:class:`labctl.store.catalog.Run` has the same shape) with the same code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 An experiment plan opens one bluesky run and measures several techniques in it (an EIS, then an
 LSV); each technique's curve goes to its own event stream, named after the technique by default
-(``eis``, ``lsv``), because a stream holds curves of one length (see :mod:`labctl.store_arrays`).
+(``eis``, ``lsv``), because a stream holds curves of one length (see :mod:`labctl.store.arrays`).
 The technique is checked against the potentiostat's safety limits when it is set, before anything
 is sent; a refused technique raises there and ends the run ``fail`` with the reason.
 """

@@ -47,7 +47,7 @@ def test_import_labctl_stays_light() -> None:
 
 def test_lab_is_exposed_lazily() -> None:
     import labctl
-    from labctl.lab import Lab
+    from labctl.lab.session import Lab
 
     assert labctl.Lab is Lab
     with pytest.raises(AttributeError):

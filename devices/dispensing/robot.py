@@ -2,7 +2,7 @@
 
 A ``dispensing-robot`` device (driver ``composite``) has no address of its own: its options name
 the lab's other devices it uses, and :meth:`DispensingRobot.bind` (called by
-:class:`~labctl.lab.Lab` after every device is built, before connecting) finds them.
+:class:`~labctl.lab.session.Lab` after every device is built, before connecting) finds them.
 
 Each pump's ``port_names`` must name the stock's port by the stock's name and each vial's port
 by the vial's name: the robot transfers ``stock → vial`` by name.

@@ -2,8 +2,8 @@
 
 A ``droplet-cell`` device (driver ``composite``) has no address of its own: its options name the
 lab's stage, syringe pump and potentiostat, and :meth:`ScanningDropletCell.bind` (called by the
-:class:`~labctl.lab.Lab` after every device is built, before connecting) finds them. It keeps
-the substrate's :class:`~labctl.devices.droplet.sites.SubstrateMap` (a JSON file in the lab's
+:class:`~labctl.lab.session.Lab` after every device is built, before connecting) finds them. It
+keeps the substrate's :class:`~labctl.devices.droplet.sites.SubstrateMap` (a JSON file in the lab's
 data directory), so no spot is ever used twice, across processes too.
 
 What it does (each returns an ophyd Status; the work runs on a worker thread):

@@ -1,10 +1,10 @@
 """``labctl report CAMPAIGN``: the report and exports of a campaign, from the store alone.
 
-The campaign's attempts are read back from the store (:func:`labctl.campaigns.campaign_history`,
-no lab, no twins started); completed runs are reduced again with the experiment kind's reducer,
-built by its factory with no lab (``factory(None, section)``) — the reducer reads only the stored
-run. When the factory needs a lab, or the reducer fails, the report still lists every attempt but
-without outcomes, and says so.
+The campaign's attempts are read back from the store
+(:func:`labctl.campaign.history.campaign_history`, no lab, no twins started); completed runs are
+reduced again with the experiment kind's reducer, built by its factory with no lab (``factory(None,
+section)``) — the reducer reads only the stored run. When the factory needs a lab, or the reducer
+fails, the report still lists every attempt but without outcomes, and says so.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def write_report(
 
 def _reducer(section: CampaignSection) -> tuple[Reducer | None, str | None]:
     """The experiment kind's reducer built without a lab, or why there is none."""
-    from labctl.registry import experiment_factory
+    from labctl.lab.registry import experiment_factory
 
     try:
         factory = experiment_factory(section.experiment)
@@ -151,8 +151,8 @@ def report_command(config_path: Path, campaign: str, output: Path | None) -> Pat
             campaigns it has).
         LabctlError: the store cannot be opened or a file cannot be written.
     """
-    from labctl.campaigns import campaign_history
-    from labctl.store import Store
+    from labctl.campaign.history import campaign_history
+    from labctl.store.catalog import Store
 
     loaded = load_config(config_path)
     section = loaded.model.campaign

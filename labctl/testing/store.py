@@ -12,7 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from labctl.store import Store
+from labctl.store.catalog import Store
 
 __all__ = ["prepare_store"]
 

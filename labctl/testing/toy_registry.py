@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from labctl import registry
+from labctl.lab import registry
+from labctl.optimizers import registry as optimizers
 
 __all__ = ["TOY_EXPERIMENTS", "TOY_OPTIMIZERS", "register", "registered"]
 
@@ -23,13 +24,13 @@ TOY_OPTIMIZERS = {"toy-random": "labctl.testing.toy_campaign:ToyOptimizer"}
 
 def _clear_caches() -> None:
     registry._experiment_table.cache_clear()
-    registry._optimizer_table.cache_clear()
+    optimizers.forget_entry_points()
 
 
 def register() -> None:
     """Add the toy kinds to the registry of this process."""
     registry._BUILTIN_EXPERIMENTS.update(TOY_EXPERIMENTS)
-    registry._BUILTIN_OPTIMIZERS.update(TOY_OPTIMIZERS)
+    optimizers.BUILTIN.update(TOY_OPTIMIZERS)
     _clear_caches()
 
 
@@ -43,5 +44,6 @@ def registered() -> Iterator[None]:
         for name in TOY_EXPERIMENTS:
             registry._BUILTIN_EXPERIMENTS.pop(name, None)
         for name in TOY_OPTIMIZERS:
-            registry._BUILTIN_OPTIMIZERS.pop(name, None)
+            optimizers.BUILTIN.pop(name, None)
+            optimizers._REGISTRY.pop(name, None)
         _clear_caches()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bluesky import protocols
 
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ index of the doors and where each is fuzzed (hypothesis, plus hand-written nasty
 door                                   fuzzed in
 =====================================  ==========================================================
 CLI: every command typer registers     here (read from the app: a new command is fuzzed at once)
-lab configs (YAML text and documents)  ``tests/test_config.py``; here (a corpus ``load_config``
+lab configs (YAML text and documents)  ``tests/config/test_loader.py``; here (a corpus
+``load_config``
                                        refuses, and invalid ones each validating command names)
 campaign search spaces, objectives     here
 approval envelopes, schedule entries   here
@@ -24,15 +25,15 @@ recipes, stock composition text        ``tests/fuzz/test_option_doors.py``;
 inventory volumes (``stock refill``)   ``tests/fuzz/test_option_doors.py``
 quantities and units                   ``tests/test_units.py``
 wire: MethodSCRIPT (driver / twin)     ``tests/devices/potentiostat/test_methodscript_packets.py``
-                                       / ``tests/simulators/test_methodscript_twin.py``
+                                       / ``tests/simulators/methodscript/test_twin.py``
 wire: SCPI (driver / twin)             ``tests/devices/potentiostat/test_scpi_replies.py``
-                                       / ``tests/simulators/test_scpi_smu.py``
+                                       / ``tests/simulators/scpi_smu/test_twin.py``
 wire: GRBL (driver / twin)             ``tests/devices/stage/test_grbl_protocol.py``
-                                       / ``tests/simulators/test_grbl_twin.py``
+                                       / ``tests/simulators/grbl/test_twin.py``
 wire: Cavro pump (driver / twin)       ``tests/devices/dispensing/test_pump_protocol.py``
-                                       / ``tests/simulators/test_cavro_twin.py``
+                                       / ``tests/simulators/cavro/test_twin.py``
 wire: MT-SICS balance (driver / twin)  ``tests/devices/dispensing/test_balance_protocol.py``
-                                       / ``tests/simulators/test_mtsics_twin.py``
+                                       / ``tests/simulators/mtsics/test_twin.py``
 wire: OPC UA, labctl's sensor reading  ``tests/fuzz/test_opcua_doors.py`` (a hostile server)
 OPC UA writes and method calls: the    ``tests/fuzz/test_opcua_doors.py`` (anonymous and
 status server, the environment twin    authenticated; idle and with a plan running)
@@ -59,13 +60,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from labctl.approvals import ApprovalBook, Envelope
+from labctl.campaign.approvals import ApprovalBook
 from labctl.cli import app
-from labctl.config import load_config
+from labctl.config import Envelope, load_config
 from labctl.errors import ConfigError, LabctlError
+from labctl.operations.schedule import Schedule
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.space import SearchSpace
-from labctl.schedule import Schedule
 from labctl.testing.configs import write_config
 
 NASTY_WORDS = [

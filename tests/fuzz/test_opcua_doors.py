@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 from labctl.config import StatusServerSection
 from labctl.errors import ProtocolError
-from labctl.lab import Lab
+from labctl.lab.session import Lab
+from labctl.operations.status_server import NAMESPACE_URI, StatusServer
 from labctl.simulators.environment.twin import EnvironmentTwin
-from labctl.status_server import NAMESPACE_URI, StatusServer
 from labctl.testing.configs import sim_lab_document, write_config
 from labctl.transports.background_loop import BackgroundLoop
 

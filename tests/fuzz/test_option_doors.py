@@ -42,7 +42,7 @@ from labctl.devices.potentiostat.techniques import (
     parse_technique,
 )
 from labctl.errors import ConfigError, LabctlError, SafetyLimitError
-from labctl.registry import experiment_factory
+from labctl.lab.registry import experiment_factory
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

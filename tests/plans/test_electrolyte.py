@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from labctl.campaign_runner import run_campaign
-from labctl.campaigns import campaign_history
+from labctl.campaign.history import campaign_history
+from labctl.campaign.runner import run_campaign
 from labctl.config import load_config, parse_config
 from labctl.errors import ConfigError
-from labctl.lab import Lab
+from labctl.lab.registry import validate_lab_config
+from labctl.lab.session import Lab
 from labctl.plans.electrolyte import OUTCOMES, electrolyte
-from labctl.registry import validate_lab_config
 from labctl.simulators.electrolyte.composition import Composition
 from labctl.simulators.electrolyte.model import electrolyte_properties
 from labctl.testing.configs import write_config

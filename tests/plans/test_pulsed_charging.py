@@ -19,10 +19,11 @@ import yaml
 from scipy.stats import spearmanr
 
 from labctl.analysis import overpotential_drift
-from labctl.campaign_runner import run_campaign
+from labctl.campaign.runner import run_campaign
 from labctl.config import load_config
 from labctl.errors import ConfigError
-from labctl.lab import Lab
+from labctl.lab.registry import experiment_factory, validate_lab_config
+from labctl.lab.session import Lab
 from labctl.plans.campaign import Budget, campaign
 from labctl.plans.pulsed_charging import (
     OUTCOME_UNITS,
@@ -31,7 +32,6 @@ from labctl.plans.pulsed_charging import (
     reduce_pulsed_charging,
 )
 from labctl.plans.rundata import DocumentRun
-from labctl.registry import experiment_factory, validate_lab_config
 from labctl.simulators.droplet.landscape import PulseOutcome, pulse_outcome
 from labctl.simulators.electrochem.presets import ZINC_SULFATE, site_parameters
 from labctl.simulators.electrochem.response import respond

@@ -9,7 +9,7 @@ import pytest
 from ophyd.sim import det1, motor
 
 from labctl.plans.rundata import DocumentRun, RunData
-from labctl.store import Store
+from labctl.store.catalog import Store
 from labctl.testing.store import prepare_store
 
 

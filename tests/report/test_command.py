@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from labctl.campaign_runner import run_campaign
+from labctl.campaign.runner import run_campaign
 from labctl.config import load_config
 from labctl.errors import ConfigError
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.report.command import UnknownCampaignError, report_command
 from labctl.testing.configs import sim_lab_document, write_config
 from labctl.testing.store import prepare_store

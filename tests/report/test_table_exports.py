@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 
 from labctl.config import CampaignSection
+from labctl.ontology import ONTOLOGY_TERMS, ontology_term
 from labctl.plans.campaign import ExperimentRecord
 from labctl.report.exports import (
-    ONTOLOGY_TERMS,
     experiments_jsonld,
-    ontology_term,
     read_parquet_units,
     write_csv,
     write_jsonld,

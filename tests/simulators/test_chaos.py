@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.simulators.chaos import ChaosMonkey, ChaosOptions, ChaosTarget
 from labctl.simulators.environment.twin import EnvironmentTwin
 from labctl.simulators.serving import TcpTwinServer

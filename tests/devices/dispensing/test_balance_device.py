@@ -18,7 +18,7 @@ from labctl.devices.dispensing.balance_protocol import (
     BalanceUnderloadError,
 )
 from labctl.errors import DeviceConnectionError, DeviceTimeout, ProtocolError
-from labctl.registry import device_class, twin_class
+from labctl.lab.registry import device_class, twin_class
 from labctl.simulators.mtsics.instrument import SimulatedBalance
 from labctl.simulators.mtsics.twin import MtSicsTwin
 from labctl.simulators.world import Mixture, World

@@ -12,7 +12,7 @@ from bluesky import plans as bp
 from labctl.config import DeviceConfig
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.pump import SyringePump
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.simulators.cavro.twin import CavroTwin
 from labctl.simulators.mtsics.twin import MtSicsTwin
 from labctl.simulators.world import Stock, World

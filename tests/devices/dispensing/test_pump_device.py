@@ -29,7 +29,7 @@ from labctl.errors import (
     SafetyLimitError,
     UnitError,
 )
-from labctl.registry import device_class, twin_class
+from labctl.lab.registry import device_class, twin_class
 from labctl.simulators.cavro.instrument import PortBinding, SimulatedPump
 from labctl.simulators.cavro.twin import CavroTwin
 from labctl.simulators.world import Stock, World

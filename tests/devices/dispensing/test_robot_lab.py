@@ -11,7 +11,7 @@ import pytest
 from labctl.devices.dispensing.recipe import RecipeError, Stock
 from labctl.devices.dispensing.robot import DispenseError, DispensingRobot, VialError
 from labctl.errors import ConfigError, DeviceConnectionError
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.plans.dispensing import prepare
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store
@@ -183,7 +183,7 @@ def test_a_robot_naming_a_missing_device_is_a_config_error(tmp_path: Path) -> No
 
 def test_the_example_config_validates() -> None:
     from labctl.config import load_config
-    from labctl.registry import validate_lab_config
+    from labctl.lab.registry import validate_lab_config
 
     example = Path(__file__).parents[3] / "configs" / "examples" / "dispensing.yaml"
     validate_lab_config(load_config(example))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labctl.devices.dispensing.recipe import Recipe, salt_molar_mass
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store
 

@@ -25,7 +25,7 @@ from bluesky.utils import FailedStatus
 
 from labctl.devices.droplet.device import ContactLost, DropletError
 from labctl.devices.droplet.sites import Site
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.plans.techniques import measure
 from labctl.simulators.grbl.stage_world import contact
 from labctl.testing.configs import write_config
@@ -319,7 +319,7 @@ def test_no_droplet_no_contact_down_to_the_landing_limit(lab_factory: Any) -> No
 def test_config_errors_name_the_keys(tmp_path: Path) -> None:
     from labctl.config import load_config
     from labctl.errors import ConfigError
-    from labctl.registry import validate_lab_config
+    from labctl.lab.registry import validate_lab_config
 
     def problems(document: dict[str, Any]) -> str:
         with pytest.raises(ConfigError) as caught:

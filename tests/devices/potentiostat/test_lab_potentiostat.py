@@ -11,7 +11,7 @@ from bluesky import plan_stubs as bps
 from bluesky import plans as bp
 
 from labctl.devices.potentiostat.techniques import CA, CV
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store
 from labctl.units import ureg

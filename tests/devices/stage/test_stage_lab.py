@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from bluesky import plan_stubs as bps
 
-from labctl.lab import Lab
+from labctl.lab.session import Lab
 from labctl.simulators.grbl.stage_world import contact
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store

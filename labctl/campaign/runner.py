@@ -1,0 +1,209 @@
+"""Run (or resume) the campaign a config describes, on the lab it describes, with live progress.
+
+The config's ``campaign`` section names an experiment kind and an optimizer kind (both resolved
+through :mod:`labctl.lab.registry`), the search space, objectives and budget. This module builds
+the lab, the experiment plan and its reducer, the optimizer, reads an earlier session back from the
+store when resuming, and runs :func:`labctl.plans.campaign.campaign` on the lab's RunEngine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from labctl.config import CampaignSection, LoadedConfig
+from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.plans.campaign import (
+    Budget,
+    CampaignState,
+    ExperimentPlan,
+    ExperimentRecord,
+    FailurePolicy,
+    MsgGenerator,
+    Recommender,
+    Reducer,
+    campaign,
+)
+
+__all__ = [
+    "CampaignResult",
+    "ExperimentFactory",
+    "campaign_plan",
+    "new_campaign_id",
+    "run_campaign",
+]
+
+
+class ExperimentFactory(Protocol):
+    """Builds an experiment kind's plan and reducer for a running lab."""
+
+    def __call__(self, lab: Any, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
+        """Return the experiment plan and the reducer of its runs."""
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """What a campaign session did.
+
+    Args:
+        campaign_id: the id its runs carry.
+        state: every attempt, the stop reason and the idle time.
+        wall_time: seconds this session took.
+    """
+
+    campaign_id: str
+    state: CampaignState
+    wall_time: float
+
+
+def new_campaign_id(section: CampaignSection) -> str:
+    """A fresh campaign id: the campaign's name and the start time (UTC)."""
+    return f"{section.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+
+
+def _build_optimizer(section: CampaignSection) -> Recommender:
+    from labctl.lab.registry import optimizer_class
+
+    try:
+        factory = optimizer_class(section.optimizer.kind)
+    except KeyError:
+        raise ConfigError(
+            "<campaign>",
+            [ConfigIssue(("campaign", "optimizer", "kind"), "unknown optimizer")],
+        ) from None
+    recommender: Recommender = factory.from_campaign(section)
+    return recommender
+
+
+def _build_experiment(lab: Any, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
+    from labctl.lab.registry import experiment_factory
+
+    try:
+        factory: ExperimentFactory = experiment_factory(section.experiment)
+    except KeyError:
+        raise ConfigError(
+            "<campaign>", [ConfigIssue(("campaign", "experiment"), "unknown experiment")]
+        ) from None
+    return factory(lab, section)
+
+
+def campaign_plan(
+    config: LoadedConfig,
+    *,
+    lab: Any,
+    campaign_id: str | None = None,
+    on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
+    must_exist: bool = True,
+) -> tuple[str, MsgGenerator]:
+    """The config's campaign on ``lab`` as one bluesky plan, and the campaign's id.
+
+    Args:
+        config: a config with a campaign section.
+        lab: the lab (its store holds the campaign's memory).
+        campaign_id: resume this campaign (``None``: a new one with a fresh id).
+        on_record: called after every attempt.
+        must_exist: with ``campaign_id``, refuse an id the store has no runs of; off for queue
+            items, which carry their id from the start so that re-running one resumes it.
+
+    Raises:
+        ConfigError: the config has no campaign section, or names unknown kinds.
+        LabctlError: the lab has no store, or ``campaign_id`` is unknown (``must_exist``).
+    """
+    section = config.model.campaign
+    if section is None:
+        raise ConfigError(config.source, [ConfigIssue(("campaign",), "no campaign section")])
+    if lab.store is None:
+        raise LabctlError("a campaign keeps its experiments in the store; open the lab with one")
+    experiment, reducer = _build_experiment(lab, section)
+    recommender = _build_optimizer(section)
+    history: list[ExperimentRecord] = []
+    if campaign_id is not None:
+        from labctl.campaign.history import campaign_history
+
+        history = campaign_history(lab.store, campaign_id, reducer)
+        if not history and must_exist:
+            raise LabctlError(
+                f"no runs of campaign {campaign_id!r} in the store at {lab.store.location}"
+            )
+    identifier = campaign_id or new_campaign_id(section)
+    progress = getattr(recommender, "progress", None)
+    plan = campaign(
+        recommender,
+        experiment,
+        reducer,
+        campaign_id=identifier,
+        budget=Budget(
+            section.budget.experiments,
+            wall_time=(
+                None
+                if section.budget.wall_time is None
+                else float(section.budget.wall_time.to("s").magnitude)
+            ),
+            patience=section.budget.patience,
+            resources=getattr(experiment, "resources", None),
+        ),
+        history=history,
+        failure_policy=FailurePolicy(
+            section.failure_policy.retry,
+            section.failure_policy.max_consecutive,
+            frozenset(section.failure_policy.stop_on),
+        ),
+        progress=(lambda _state: float(progress())) if callable(progress) else None,
+        on_record=on_record,
+        metadata={"campaign_name": section.name, "experiment_kind": section.experiment},
+        approval=_approval_gate(config),
+    )
+    return identifier, plan
+
+
+def _approval_gate(config: LoadedConfig) -> Any:
+    section = config.model.campaign
+    if section is None or section.approval is None:
+        return None
+    from labctl.campaign.approvals import ApprovalBook, EnvelopeApproval
+    from labctl.config import Envelope
+
+    return EnvelopeApproval(
+        Envelope.from_config(section.approval.envelope, str(config.source)),
+        ApprovalBook(config.data_directory / "approvals"),
+        poll=float(section.approval.poll.to("s").magnitude),
+    )
+
+
+def run_campaign(
+    config: LoadedConfig,
+    *,
+    lab: Any,
+    campaign_id: str | None = None,
+    on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
+) -> CampaignResult:
+    """Run the config's campaign on ``lab``; with ``campaign_id``, resume that campaign.
+
+    Raises:
+        ConfigError: the config has no campaign section, or names unknown kinds.
+        LabctlError: the lab has no store (a campaign's memory is its runs in the store).
+        CampaignStopped: too many failures in a row, or a ``stop_on`` interlock tripped.
+    """
+    identifier, plan = campaign_plan(config, lab=lab, campaign_id=campaign_id, on_record=on_record)
+    outcome: list[CampaignState] = []
+
+    def keep_state() -> Any:
+        # The RunEngine may or may not return a plan's result; keep it whichever way.
+        outcome.append((yield from plan))
+
+    started = time.monotonic()
+    lab.RE(keep_state())
+    return CampaignResult(identifier, outcome[0], time.monotonic() - started)
+
+
+def best_values(state: CampaignState, directions: Mapping[str, str]) -> dict[str, float]:
+    """The best value of each objective so far (``directions``: name → maximize/minimize)."""
+    best: dict[str, float] = {}
+    for record in state.completed:
+        for name, value in (record.outcome or {}).items():
+            maximize = directions.get(name, "maximize") != "minimize"
+            if name not in best or (value > best[name] if maximize else value < best[name]):
+                best[name] = value
+    return best
