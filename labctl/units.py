@@ -13,6 +13,7 @@ This module is part of the ground floor: it imports no labctl module other than 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 import pint
@@ -21,7 +22,9 @@ from labctl.errors import UnitError
 
 __all__ = [
     "Quantity",
+    "decode_quantity",
     "dimension_name",
+    "encode_quantity",
     "parse_quantity",
     "require_dimension",
     "to_magnitude",
@@ -257,3 +260,30 @@ def record_unit(unit: str) -> str:
     if known is not None:
         return known
     return f"{ureg.Quantity(1, parsed).to_base_units().units:~C}"
+
+
+def encode_quantity(value: Any) -> Any:
+    """A value as JSON documents keep it: a quantity as ``{"value": float, "units": text}``.
+
+    The one codec of quantities in documents (start documents, optimizer states, approvals,
+    reports): the units are pint's short form (``"mol/kg"``, ``"mA/cm²"``; ``"1"`` when
+    dimensionless), which :func:`decode_quantity` and :func:`parse_quantity` read back. A numpy
+    scalar becomes a Python number; anything else is returned as is.
+    """
+    if isinstance(value, pint.Quantity):
+        return {"value": float(value.magnitude), "units": f"{value.units:~P}" or "1"}
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return value
+
+
+def decode_quantity(value: Any) -> Any:
+    """A value written by :func:`encode_quantity`: ``{"value", "units"}`` → a quantity.
+
+    Anything that is not such a mapping is returned as is.
+    """
+    if isinstance(value, Mapping) and set(value) == {"value", "units"}:
+        units = str(value["units"])
+        return ureg.Quantity(float(value["value"]), "" if units == "1" else units)
+    return value
