@@ -32,6 +32,7 @@ from labctl.optimizers.errors import InputError, OptimizerError
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.pareto import hypervolume, non_dominated
 from labctl.optimizers.space import FEASIBILITY_TOLERANCE, SearchSpace, config_error
+from labctl.units import encode_quantity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -418,15 +419,7 @@ def _missing(value: Any) -> bool:
 
 
 def _json_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in inputs.items():
-        if isinstance(value, pint.Quantity):
-            result[name] = {"value": float(value.magnitude), "units": f"{value.units:~C}" or "1"}
-        elif isinstance(value, np.generic):
-            result[name] = value.item()
-        else:
-            result[name] = value
-    return result
+    return {name: encode_quantity(value) for name, value in inputs.items()}
 
 
 def _json_outcome(optimizer: AskTellOptimizer, row: np.ndarray) -> dict[str, float] | None:

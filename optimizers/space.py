@@ -50,7 +50,7 @@ from labctl.optimizers.space_config import (
     infer_type,
     quantity_of,
 )
-from labctl.units import Quantity, ureg
+from labctl.units import Quantity, decode_quantity, ureg
 
 __all__ = ["FEASIBILITY_TOLERANCE", "Column", "SearchSpace", "config_error"]
 
@@ -652,11 +652,7 @@ class SearchSpace:
     def _lookup(inputs: Mapping[str, Any], name: str) -> Any:
         if name not in inputs:
             raise InputError(f"the setting has no value for {name!r}; it has {sorted(inputs)}")
-        value = inputs[name]
-        if isinstance(value, Mapping) and set(value) == {"value", "units"}:
-            units = str(value["units"])
-            return ureg.Quantity(float(value["value"]), "" if units == "1" else units)
-        return value
+        return decode_quantity(inputs[name])
 
     def _fraction(self, inputs: Mapping[str, Any], member: str) -> float:
         return self._magnitude(member, self._lookup(inputs, member), "")

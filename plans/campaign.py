@@ -36,6 +36,7 @@ from bluesky.utils import FailedStatus, Msg
 
 from labctl.errors import InterlockError, LabctlError, cause_chain
 from labctl.plans.rundata import DocumentRun, RunData
+from labctl.units import encode_quantity
 
 _log = logging.getLogger(__name__)
 
@@ -201,14 +202,9 @@ def inputs_metadata(inputs: Inputs) -> dict[str, Any]:
     """Proposed inputs for a start document: quantities as ``{"value", "units"}``, others as is."""
     metadata: dict[str, Any] = {}
     for name, value in inputs.items():
-        magnitude = getattr(value, "magnitude", None)
-        units = getattr(value, "units", None)
-        if magnitude is not None and units is not None:
-            metadata[name] = {"value": float(magnitude), "units": f"{units:~P}" or "1"}
-        elif isinstance(value, float | int | str | bool) or value is None:
-            metadata[name] = value
-        else:
-            metadata[name] = str(value)
+        encoded = encode_quantity(value)
+        plain = isinstance(encoded, dict | float | int | str | bool) or encoded is None
+        metadata[name] = encoded if plain else str(value)
     return metadata
 
 

@@ -69,7 +69,7 @@ from labctl.config import (
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
 from labctl.plans.rundata import RunData
 from labctl.plans.techniques import measure
-from labctl.units import parse_quantity, to_magnitude, ureg
+from labctl.units import encode_quantity, parse_quantity, to_magnitude, ureg
 
 __all__ = [
     "OUTCOME_UNITS",
@@ -204,8 +204,8 @@ def _si(value: Any, unit: str) -> float:
     return to_magnitude(parse_quantity(value, unit), unit)
 
 
-def _quantity(value: float, unit: str) -> dict[str, Any]:
-    return {"value": float(value), "units": unit}
+def _quantity(value: float, unit: str) -> Any:
+    return encode_quantity(ureg.Quantity(float(value), unit))
 
 
 def _ontology() -> dict[str, dict[str, str]]:

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labctl.errors import UnitError
-from labctl.units import parse_quantity, record_unit, require_dimension, to_magnitude
+from labctl.units import parse_quantity, record_unit, require_dimension, to_magnitude, ureg
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,28 @@ def test_parser_only_raises_unit_error(text: str) -> None:
         assert "expected a time" in str(error)
     else:
         assert quantity.check("[time]")
+
+
+def test_the_quantity_codec_round_trips_what_documents_keep() -> None:
+    import json
+
+    import numpy as np
+
+    from labctl.units import decode_quantity, encode_quantity
+
+    for text in ("1.2 mol/kg", "25 degC", "-80 uA", "3 mA/cm**2", "0.5"):
+        quantity = ureg.Quantity(text) if " " in text else ureg.Quantity(float(text), "")
+        encoded = json.loads(json.dumps(encode_quantity(quantity)))
+        assert set(encoded) == {"value", "units"}
+        decoded = decode_quantity(encoded)
+        assert decoded.units == quantity.units
+        assert decoded.magnitude == pytest.approx(quantity.magnitude)
+    assert encode_quantity(ureg.Quantity(2.0, ""))["units"] == "1"
+    assert encode_quantity(np.float64(1.5)) == 1.5
+    assert type(encode_quantity(np.int64(3))) is int
+    assert encode_quantity("LiPF6") == "LiPF6"
+    assert decode_quantity({"value": 1, "units": "V", "extra": 0}) == {
+        "value": 1,
+        "units": "V",
+        "extra": 0,
+    }

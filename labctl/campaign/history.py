@@ -17,7 +17,7 @@ from typing import Any
 from labctl.errors import LabctlError
 from labctl.plans.campaign import ExperimentRecord, Reducer
 from labctl.store.catalog import Run, Store
-from labctl.units import ureg
+from labctl.units import decode_quantity
 
 __all__ = ["CampaignSummary", "campaign_history", "decode_inputs", "list_campaigns"]
 
@@ -36,14 +36,7 @@ class CampaignSummary:
 
 def decode_inputs(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs as stored in a start document → values (quantities where units were recorded)."""
-    inputs: dict[str, Any] = {}
-    for name, value in metadata.items():
-        if isinstance(value, Mapping) and set(value) == {"value", "units"}:
-            units = str(value["units"])
-            inputs[name] = ureg.Quantity(float(value["value"]), "" if units == "1" else units)
-        else:
-            inputs[name] = value
-    return inputs
+    return {name: decode_quantity(value) for name, value in metadata.items()}
 
 
 def _record(run: Run, reducer: Reducer | None) -> ExperimentRecord:

@@ -10,7 +10,7 @@ fractions, ``""`` for text and bookkeeping columns).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from labctl.optimizers.space_config import (
     quantity_of,
 )
 from labctl.plans.campaign import ExperimentRecord
-from labctl.units import ureg
+from labctl.units import decode_quantity
 
 __all__ = [
     "BOOKKEEPING",
@@ -102,9 +102,7 @@ def input_value(value: Any, column: InputColumn) -> float | str | None:
         return None
     if column.kind == "categorical":
         return str(value)
-    if isinstance(value, Mapping) and set(value) == {"value", "units"}:
-        units = str(value["units"])
-        value = ureg.Quantity(float(value["value"]), "" if units == "1" else units)
+    value = decode_quantity(value)
     target = "dimensionless" if column.units in ("", "1") else column.units
     try:
         if isinstance(value, pint.Quantity):
