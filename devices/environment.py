@@ -10,6 +10,7 @@ limits in ``describe()``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ophyd import Component, Device
@@ -17,6 +18,7 @@ from ophyd.signal import SignalRO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.devices.alarms import AlarmLimits
 from labctl.errors import ConfigIssue, ProtocolError, UnitError
 from labctl.transports.opcua import OpcUaTransport
 from labctl.units import record_unit, to_magnitude, ureg
@@ -78,7 +80,7 @@ class OpcUaChannel(SignalRO):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.channel: ChannelOptions | None = None
         self.transport: OpcUaTransport | None = None
-        self.alarm: tuple[float | None, float | None] = (None, None)
+        self.alarm = AlarmLimits()
 
     @property
     def record_units(self) -> str:
@@ -107,9 +109,8 @@ class OpcUaChannel(SignalRO):  # type: ignore[misc]
             "units": self.record_units,
             "precision": self.channel.precision,
         }
-        low, high = self.alarm
-        if low is not None or high is not None:
-            description["limits"] = {"alarm": {"low": low, "high": high}}
+        if self.alarm.bounded:
+            description["limits"] = self.alarm.data_key_limits()
         return {self.name: description}
 
 
@@ -133,7 +134,7 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
         *,
         transport: OpcUaTransport,
         options: EnvironmentSensorOptions,
-        alarm_limits: dict[str, tuple[float | None, float | None]] | None = None,
+        alarm_limits: Mapping[str, AlarmLimits] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -143,7 +144,7 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
             signal: OpcUaChannel = getattr(self, channel_name)
             signal.channel = channel
             signal.transport = transport
-            signal.alarm = (alarm_limits or {}).get(channel_name, (None, None))
+            signal.alarm = (alarm_limits or {}).get(channel_name, AlarmLimits())
 
     @classmethod
     def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
@@ -186,12 +187,12 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
             connect_timeout=to_magnitude(config.timeout.connect, "s"),
             read_timeout=to_magnitude(config.timeout.read, "s"),
         )
-        alarm_limits: dict[str, tuple[float | None, float | None]] = {}
+        alarm_limits: dict[str, AlarmLimits] = {}
         for channel_name, limit in config.limits.items():
             unit = record_unit(options.channels[channel_name].units)
             low = None if limit.low is None else to_magnitude(limit.low, unit)
             high = None if limit.high is None else to_magnitude(limit.high, unit)
-            alarm_limits[channel_name] = (low, high)
+            alarm_limits[channel_name] = AlarmLimits(low, high)
         components = {
             channel_name: Component(OpcUaChannel, kind="hinted")
             for channel_name in options.channels

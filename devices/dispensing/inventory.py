@@ -41,6 +41,7 @@ from typing import Any
 
 from labctl.devices.dispensing.recipe import InsufficientStock, Plan, Stock
 from labctl.errors import InventoryError, UnitError
+from labctl.processes import process_alive
 from labctl.units import Quantity, parse_quantity, to_magnitude, ureg
 
 __all__ = ["Inventory", "Reservation", "StockAccount"]
@@ -617,7 +618,7 @@ def _of_dead_processes(entries: dict[str, Any]) -> list[str]:
     return [
         key
         for key, entry in entries.items()
-        if entry.get("host") == host and not _alive(int(entry.get("pid", 0)))
+        if entry.get("host") == host and not process_alive(int(entry.get("pid", 0)))
     ]
 
 
@@ -654,15 +655,3 @@ def _settle_dead_draws(state: dict[str, Any]) -> bool:
         )
         _settle_in_flight(state, key, "discarded")
     return bool(dead)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

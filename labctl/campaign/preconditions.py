@@ -34,13 +34,10 @@ def campaign_preconditions(lab: Any) -> list[str]:
                 reasons.append(f"{name} cannot be read: {error}")
                 continue
             for channel, value in values.items():
-                low, high = getattr(device, channel).alarm
                 unit = getattr(device, channel).record_units
-                reading = f"{name}.{channel} is {value:.4g} {unit}"
-                if high is not None and value > high:
-                    reasons.append(f"{reading}, above {high:g} {unit}")
-                if low is not None and value < low:
-                    reasons.append(f"{reading}, below {low:g} {unit}")
+                violation = getattr(device, channel).alarm.violation(value)
+                if violation is not None:
+                    reasons.append(f"{name}.{channel} is {value:.4g} {unit}, {violation} {unit}")
         low_stock = getattr(device, "low_stock", None)
         if callable(low_stock):
             reasons.extend(f"{name}: {message}" for message in low_stock())

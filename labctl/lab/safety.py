@@ -25,6 +25,7 @@ from typing import Any
 
 from ophyd import Signal
 
+from labctl.devices.alarms import AlarmLimits
 from labctl.errors import LabctlError
 
 __all__ = ["EnvironmentWatch", "SafetyOptions", "environment_suspenders", "install_suspenders"]
@@ -118,10 +119,10 @@ class EnvironmentWatch:
             self._thread.join(timeout=self.period + 5.0)
             self._thread = None
 
-    def limits(self) -> Mapping[str, tuple[float | None, float | None]]:
-        """Channel → (low, high) alarm limits in the recorded units (``None``: no limit)."""
+    def limits(self) -> Mapping[str, AlarmLimits]:
+        """Channel → alarm limits in the recorded units (``None``: no limit)."""
         return {
-            channel: tuple(getattr(getattr(self.device, channel), "alarm", (None, None)))
+            channel: AlarmLimits(*getattr(getattr(self.device, channel), "alarm", AlarmLimits()))
             for channel in self.signals
         }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
+from labctl.devices.alarms import AlarmLimits
 from labctl.errors import LabctlError
 
 __all__ = ["ChannelSummary", "SurveyResult", "survey", "survey_table"]
@@ -26,16 +27,13 @@ class ChannelSummary:
     mean: float
     minimum: float
     maximum: float
-    low: float | None
-    high: float | None
+    limits: AlarmLimits
     precision: int
 
     @property
     def in_limits(self) -> bool:
         """Whether every reading lay inside the alarm limits."""
-        below = self.low is not None and self.minimum < self.low
-        above = self.high is not None and self.maximum > self.high
-        return not (below or above)
+        return all(self.limits.violation(value) is None for value in (self.minimum, self.maximum))
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,14 @@ def survey(lab: Any, readings: int = 5) -> SurveyResult:
     Raises:
         LabctlError: the lab has no sensor or no store, or the run failed.
     """
-    import bluesky.plans as bp
+    from labctl.plans.survey import survey as survey_plan
 
     devices = lab.sensors()
     if not devices:
         raise LabctlError(f"lab {lab.name!r} has no sensor to survey")
     if lab.store is None:
         raise LabctlError("a survey records into the store, but this lab was built without one")
-    (uid,) = lab.RE(bp.count(devices, num=readings), purpose="survey")
+    (uid,) = lab.RE(survey_plan(devices, readings))
     run = lab.store.run(uid)
     if run.stop.get("exit_status") != "success":
         raise LabctlError(f"survey run {uid} ended with {run.stop.get('exit_status')!r}")
@@ -75,7 +73,6 @@ def survey(lab: Any, readings: int = 5) -> SurveyResult:
     channels = []
     for key, data_key in data_keys.items():
         values = [float(value) for value in frame[key]]
-        alarm = (data_key.get("limits") or {}).get("alarm") or {}
         channels.append(
             ChannelSummary(
                 key=key,
@@ -83,8 +80,7 @@ def survey(lab: Any, readings: int = 5) -> SurveyResult:
                 mean=math.fsum(values) / len(values),
                 minimum=min(values),
                 maximum=max(values),
-                low=alarm.get("low"),
-                high=alarm.get("high"),
+                limits=AlarmLimits.from_data_key(data_key),
                 precision=int(data_key.get("precision", 3)),
             )
         )
@@ -99,10 +95,11 @@ def survey_table(result: SurveyResult) -> Table:
     for channel in result.channels:
         digits = channel.precision
         limits = "—"
-        if channel.low is not None or channel.high is not None:
-            low = "−∞" if channel.low is None else f"{channel.low:.{digits}f}"
-            high = "+∞" if channel.high is None else f"{channel.high:.{digits}f}"
-            limits = f"[{low}, {high}]"
+        if channel.limits.bounded:
+            low, high = channel.limits
+            floor = "−∞" if low is None else f"{low:.{digits}f}"
+            ceiling = "+∞" if high is None else f"{high:.{digits}f}"
+            limits = f"[{floor}, {ceiling}]"
         table.add_row(
             channel.key,
             f"{channel.mean:.{digits}f}",

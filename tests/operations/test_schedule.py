@@ -165,7 +165,7 @@ def test_preconditions_name_what_is_out_of_range(tmp_path: Path) -> None:
         reasons = campaign_preconditions(lab)
     assert len(reasons) == 1
     assert reasons[0].startswith("glovebox.h2o is ")
-    assert reasons[0].endswith("above 0.01 ppm")
+    assert reasons[0].endswith("above its ceiling 0.01 ppm")
 
 
 @pytest.mark.timeout(600)
@@ -200,7 +200,7 @@ def test_a_scheduled_campaign_runs_and_an_unfit_lab_refuses_one(tmp_path: Path) 
         assert schedule.fire_due(scheduled_submitter(server)) == 1
         last = schedule.entries()[-1].log[-1]
         assert "not started: glovebox.h2o is" in last
-        assert "above 0.01 ppm" in last
+        assert "above its ceiling 0.01 ppm" in last
         with server.client() as api:
             assert api.status()["items_in_queue"] == 0
             assert len(api.history_get()["items"]) == 1

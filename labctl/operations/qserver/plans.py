@@ -11,8 +11,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import bluesky.plans as bp
-
 from labctl.config import load_config
 from labctl.errors import LabctlError
 
@@ -70,6 +68,6 @@ def lab_preconditions() -> list[str]:
 
 def survey(readings: int = 5) -> typing.Generator[Any, Any, Any]:
     """Record ``readings`` readings of every sensor (maintenance: a health check of the lab)."""
-    lab = _lab()
-    sensors = [device for device in lab.devices.values() if "sensors" in device._ophyd_labels_]
-    return (yield from bp.count(sensors, num=readings, md={"plan_purpose": "survey"}))
+    from labctl.plans.survey import survey as survey_plan
+
+    return (yield from survey_plan(_lab().sensors(), readings))

@@ -28,6 +28,7 @@ from typing import Any
 from ophyd import Signal
 
 from labctl import __version__
+from labctl.devices.alarms import AlarmLimits
 from labctl.operations.status_server.tree import (
     ALARMS,
     CAMPAIGN,
@@ -50,9 +51,7 @@ log = logging.getLogger(__name__)
 class _Channel:
     """A sensor channel the tree shows: its function name, read() key and alarm limits."""
 
-    def __init__(
-        self, function: str, key: str, units: str, limits: tuple[float | None, float | None]
-    ) -> None:
+    def __init__(self, function: str, key: str, units: str, limits: AlarmLimits) -> None:
         self.function = function
         self.key = key
         self.units = units
@@ -193,8 +192,7 @@ class LabPublisher:
             if description.get("shape"):
                 continue  # arrays are not status values
             units = str(description.get("units", ""))
-            alarm = (description.get("limits") or {}).get("alarm") or {}
-            limits = (alarm.get("low"), alarm.get("high"))
+            limits = AlarmLimits.from_data_key(description)
             channel = _Channel(walk.dotted_name, key, units, limits)
             channels.append(channel)
             base = function_path(name, channel.function)
@@ -207,7 +205,7 @@ class LabPublisher:
                 )
             )
             self._declare(VariableSpec(f"{base}/Units", "String", "unit of SensorValue", units))
-            if limits != (None, None):
+            if limits.bounded:
                 self._describe_alarm(
                     f"{name}_{channel.function.replace('.', '_')}",
                     f"{key} outside its alarm limits",
@@ -513,16 +511,12 @@ def _units(signal: Signal) -> str:
 
 
 def _limit_message(channel: _Channel, value: Any) -> str:
-    low, high = channel.limits
     try:
         number = float(value)
     except (TypeError, ValueError):
         return ""
-    if high is not None and number > high:
-        return f"{channel.key} = {number:g} {channel.units} above its ceiling {high:g}"
-    if low is not None and number < low:
-        return f"{channel.key} = {number:g} {channel.units} below its floor {low:g}"
-    return ""
+    violation = channel.limits.violation(number)
+    return "" if violation is None else f"{channel.key} = {number:g} {channel.units} {violation}"
 
 
 def _plain(inputs: Mapping[str, Any]) -> dict[str, Any]:
