@@ -156,6 +156,11 @@ class Objectives:
             [1.0 if self.specs[n].direction == "maximize" else -1.0 for n in self.objective_names]
         )
 
+    @property
+    def directions(self) -> dict[str, str]:
+        """Outcome name → ``maximize``, ``minimize`` or ``none`` (measured, not optimized)."""
+        return {name: spec.direction for name, spec in self.specs.items()}
+
     def _parse(self, text: str) -> OutcomeConstraint:
         match = _CONSTRAINT.match(text)
         if match is None:

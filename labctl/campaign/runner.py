@@ -199,11 +199,21 @@ def run_campaign(
 
 
 def best_values(state: CampaignState, directions: Mapping[str, str]) -> dict[str, float]:
-    """The best value of each objective so far (``directions``: name → maximize/minimize)."""
+    """The best value of each objective so far, per objective on its own.
+
+    Args:
+        state: the campaign's records.
+        directions: outcome → ``maximize``/``minimize``/``none``
+            (:attr:`~labctl.optimizers.objectives.Objectives.directions`); an outcome with no
+            direction, or none given, has no "best".
+    """
     best: dict[str, float] = {}
     for record in state.completed:
         for name, value in (record.outcome or {}).items():
-            maximize = directions.get(name, "maximize") != "minimize"
+            direction = directions.get(name, "none")
+            if direction not in ("maximize", "minimize"):
+                continue
+            maximize = direction == "maximize"
             if name not in best or (value > best[name] if maximize else value < best[name]):
                 best[name] = value
     return best

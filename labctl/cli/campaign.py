@@ -93,12 +93,10 @@ def _run_campaign(
     from labctl.campaign.runner import run_campaign
     from labctl.cli.progress import CampaignProgress
     from labctl.lab.session import Lab
+    from labctl.optimizers.objectives import Objectives
 
     section = loaded.model.campaign
-    directions = {
-        name: str(spec.get("direction", "maximize")) if isinstance(spec, dict) else "maximize"
-        for name, spec in section.objectives.items()
-    }
+    directions = Objectives(section.objectives).directions
     with Lab.from_config(loaded, time_scale=time_scale) as lab:
         done = 0
         if campaign_id is not None and lab.store is not None:

@@ -157,3 +157,29 @@ def test_real_optimizer_kinds_drive_and_resume_a_campaign(
         runs = lab.store.runs(campaign=first.campaign_id)
     proposed = [run.metadata["inputs"]["position"]["value"] for run in runs]
     assert len(set(proposed)) == 5
+
+
+def test_best_so_far_follows_each_direction_and_skips_outcomes_not_optimized() -> None:
+    from labctl.optimizers.objectives import Objectives
+    from labctl.plans.campaign import CampaignState, ExperimentRecord
+
+    directions = Objectives(
+        {
+            "conductivity": {"direction": "maximize"},
+            "cost": {"direction": "minimize"},
+            "viscosity": {"direction": "none"},
+        }
+    ).directions
+    assert directions == {"conductivity": "maximize", "cost": "minimize", "viscosity": "none"}
+    state = CampaignState("c")
+    for iteration, (kappa, cost, viscosity) in enumerate([(5.0, 3.0, 2.0), (8.0, 4.0, 1.0)]):
+        state.records.append(
+            ExperimentRecord(
+                iteration,
+                1,
+                {},
+                "completed",
+                outcome={"conductivity": kappa, "cost": cost, "viscosity": viscosity},
+            )
+        )
+    assert best_values(state, directions) == {"conductivity": 8.0, "cost": 3.0}

@@ -272,6 +272,8 @@ class LabPublisher:
             specs.append(
                 VariableSpec(f"{CAMPAIGN}/LastResult/{objective}", "Double", f"{objective}")
             )
+            if direction == "none":  # measured and constrained, not optimized: no "best"
+                continue
             specs.append(
                 VariableSpec(
                     f"{CAMPAIGN}/BestSoFar/{objective}",
@@ -489,10 +491,9 @@ def _directions(lab: Any) -> dict[str, str]:
     section = lab.config.model.campaign
     if section is None:
         return {}
-    return {
-        name: str(spec.get("direction", "maximize")) if isinstance(spec, dict) else "maximize"
-        for name, spec in section.objectives.items()
-    }
+    from labctl.optimizers.objectives import Objectives
+
+    return Objectives(section.objectives).directions
 
 
 def _budget(lab: Any) -> int:
