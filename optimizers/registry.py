@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labctl.optimizers.errors import OptimizerError
+from labctl.plugins import merged_with_entry_points
 
 if TYPE_CHECKING:
     from labctl.optimizers.base import AskTellOptimizer
@@ -73,17 +73,7 @@ def register(name: str) -> Callable[[T], T]:
 @cache
 def _targets() -> dict[str, str]:
     """Every kind known by import string: the built-in ones and the entry points."""
-    merged = dict(BUILTIN)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        target = entry.value.replace(" ", "")
-        known = merged.get(entry.name)
-        if known is not None and known != target:
-            raise DuplicateOptimizerError(
-                f"optimizer name {entry.name!r} is claimed by both {known} and {target} "
-                f"(from distribution {entry.dist.name if entry.dist else '?'}); rename one"
-            )
-        merged[entry.name] = target
-    return merged
+    return merged_with_entry_points(BUILTIN, ENTRY_POINT_GROUP, DuplicateOptimizerError)
 
 
 def forget_entry_points() -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from labctl.config import DeviceConfig, LoadedConfig, TwinConfig
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
 from labctl.optimizers import registry as optimizers
 from labctl.optimizers.errors import OptimizerError
+from labctl.plugins import merged_with_entry_points
 
 __all__ = [
     "DeviceClass",
@@ -91,33 +91,19 @@ class DeviceClass(Protocol):
         """Build the device (not yet connected)."""
 
 
-def _merge(builtin: dict[str, str], group: str) -> dict[str, str]:
-    merged = dict(builtin)
-    for entry in entry_points(group=group):
-        target = entry.value.replace(" ", "")
-        known = merged.get(entry.name)
-        if known is not None and known != target:
-            raise RegistryError(
-                f"{group} name {entry.name!r} is claimed by both {known} and {target} "
-                f"(from distribution {entry.dist.name if entry.dist else '?'}); rename one"
-            )
-        merged[entry.name] = target
-    return merged
-
-
 @cache
 def _device_table() -> dict[str, str]:
-    return _merge(_BUILTIN_DEVICES, DEVICE_GROUP)
+    return merged_with_entry_points(_BUILTIN_DEVICES, DEVICE_GROUP, RegistryError)
 
 
 @cache
 def _twin_table() -> dict[str, str]:
-    return _merge(_BUILTIN_TWINS, TWIN_GROUP)
+    return merged_with_entry_points(_BUILTIN_TWINS, TWIN_GROUP, RegistryError)
 
 
 @cache
 def _experiment_table() -> dict[str, str]:
-    return _merge(_BUILTIN_EXPERIMENTS, EXPERIMENT_GROUP)
+    return merged_with_entry_points(_BUILTIN_EXPERIMENTS, EXPERIMENT_GROUP, RegistryError)
 
 
 def experiment_kinds() -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from labctl import plugins
 from labctl.lab import registry
 from labctl.lab.registry import RegistryError
 
@@ -45,7 +46,7 @@ def test_a_lab_adds_its_own_device_through_an_entry_point(
         group=registry.DEVICE_GROUP,
     )
     monkeypatch.setattr(
-        registry, "entry_points", _fake_entry_points({registry.DEVICE_GROUP: [extra]})
+        plugins, "entry_points", _fake_entry_points({registry.DEVICE_GROUP: [extra]})
     )
     assert "thermometer" in registry.device_kinds()
 
@@ -57,7 +58,7 @@ def test_two_classes_claiming_one_name_is_an_error(
         name="opcua-environment", value="mylab.twins:OtherTwin", group=registry.TWIN_GROUP
     )
     monkeypatch.setattr(
-        registry, "entry_points", _fake_entry_points({registry.TWIN_GROUP: [clash]})
+        plugins, "entry_points", _fake_entry_points({registry.TWIN_GROUP: [clash]})
     )
     with pytest.raises(RegistryError, match="claimed by both"):
         registry.twin_kinds()
@@ -68,7 +69,7 @@ def test_an_unimportable_class_is_a_clear_error(
 ) -> None:
     broken = EntryPoint(name="ghost", value="mylab.nowhere:Ghost", group=registry.TWIN_GROUP)
     monkeypatch.setattr(
-        registry, "entry_points", _fake_entry_points({registry.TWIN_GROUP: [broken]})
+        plugins, "entry_points", _fake_entry_points({registry.TWIN_GROUP: [broken]})
     )
     with pytest.raises(RegistryError, match=r"cannot import mylab\.nowhere:Ghost"):
         registry.twin_class("ghost")
