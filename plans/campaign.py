@@ -51,6 +51,7 @@ __all__ = [
     "Reducer",
     "campaign",
     "inputs_metadata",
+    "record_of_run",
 ]
 
 MsgGenerator = Generator[Msg, Any, Any]
@@ -506,12 +507,44 @@ def _attempt(
             attempt,
             _reason(failure),
         )
-    if not finished:
-        reason = (stop or {}).get("reason") or "the run did not finish"
+    if stop is None:
+        return ExperimentRecord(
+            iteration, attempt, inputs, "failed", uid=uid, reason="the run did not finish"
+        )
+    return record_of_run(
+        iteration, attempt, inputs, uid=uid, stop=stop, run=DocumentRun(documents), reducer=reducer
+    )
+
+
+def record_of_run(
+    iteration: int,
+    attempt: int,
+    inputs: dict[str, Any],
+    *,
+    uid: str | None,
+    stop: Mapping[str, Any] | None,
+    run: RunData,
+    reducer: Reducer | None,
+) -> ExperimentRecord:
+    """What one experiment's run amounts to: its stop document decides, then its reducer.
+
+    The one reading of a run into a record, for the campaign as it runs and for its history
+    read back from the store (resume, reports). No stop document: interrupted (the process died
+    inside the run). A stop document other than success: failed, with its reason. Otherwise the
+    reducer's objectives — failed if it cannot reduce the run or gives a non-finite value.
+    Without a reducer a successful run is completed with no outcome.
+    """
+    if not stop:
+        return ExperimentRecord(
+            iteration, attempt, inputs, "interrupted", uid=uid, reason="no stop document"
+        )
+    if stop.get("exit_status") != "success":
+        reason = stop.get("reason") or f"exit status {stop.get('exit_status')}"
         return ExperimentRecord(iteration, attempt, inputs, "failed", uid=uid, reason=reason)
+    if reducer is None:
+        return ExperimentRecord(iteration, attempt, inputs, "completed", uid=uid)
     try:
-        run_data = DocumentRun(documents)
-        outcome = {name: float(value) for name, value in reducer(run_data).items()}
+        outcome = {name: float(value) for name, value in reducer(run).items()}
     except (LabctlError, ValueError, KeyError, TypeError) as error:
         return ExperimentRecord(
             iteration, attempt, inputs, "failed", uid=uid, reason=f"reduction failed: {error}"

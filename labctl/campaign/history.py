@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.errors import LabctlError
-from labctl.plans.campaign import ExperimentRecord, Reducer
+from labctl.plans.campaign import ExperimentRecord, Reducer, record_of_run
 from labctl.store.catalog import Run, Store
 from labctl.units import decode_quantity
 
@@ -41,25 +40,15 @@ def decode_inputs(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def _record(run: Run, reducer: Reducer | None) -> ExperimentRecord:
     start = run.start
-    iteration = int(start["iteration"])
-    attempt = int(start.get("attempt", 1))
-    inputs = decode_inputs(start.get("inputs") or {})
-    if not run.stop:
-        return ExperimentRecord(
-            iteration, attempt, inputs, "interrupted", uid=run.uid, reason="no stop document"
-        )
-    if run.stop.get("exit_status") != "success":
-        reason = run.stop.get("reason") or f"exit status {run.stop.get('exit_status')}"
-        return ExperimentRecord(iteration, attempt, inputs, "failed", uid=run.uid, reason=reason)
-    if reducer is None:
-        return ExperimentRecord(iteration, attempt, inputs, "completed", uid=run.uid)
-    try:
-        outcome = {name: float(value) for name, value in reducer(run).items()}
-    except (LabctlError, ValueError, KeyError, TypeError) as error:
-        return ExperimentRecord(
-            iteration, attempt, inputs, "failed", uid=run.uid, reason=f"reduction failed: {error}"
-        )
-    return ExperimentRecord(iteration, attempt, inputs, "completed", outcome=outcome, uid=run.uid)
+    return record_of_run(
+        int(start["iteration"]),
+        int(start.get("attempt", 1)),
+        decode_inputs(start.get("inputs") or {}),
+        uid=run.uid,
+        stop=run.stop,
+        run=run,
+        reducer=reducer,
+    )
 
 
 def campaign_history(
