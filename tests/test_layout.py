@@ -52,3 +52,57 @@ def test_lab_is_exposed_lazily() -> None:
     assert labctl.Lab is Lab
     with pytest.raises(AttributeError):
         _ = labctl.NoSuchThing  # type: ignore[attr-defined]
+
+
+def _contracts() -> list[dict[str, object]]:
+    import tomllib
+
+    document = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts: list[dict[str, object]] = document["tool"]["importlinter"]["contracts"]
+    return contracts
+
+
+def _rooms() -> set[str]:
+    """Every module and package directly under labctl/ (the symlinked layers included)."""
+    rooms = set()
+    for path in (ROOT / "labctl").iterdir():
+        if path.name.startswith(("_", ".")) or path.name == "py.typed":
+            continue
+        if path.is_dir() and (path / "__init__.py").exists():
+            rooms.add(path.name)
+        elif path.suffix == ".py":
+            rooms.add(path.stem)
+    return rooms
+
+
+def test_every_room_of_labctl_sits_on_one_layer() -> None:
+    (layered,) = [contract for contract in _contracts() if contract["type"] == "layers"]
+    assert layered["containers"] == ["labctl"]
+    assert layered.get("exhaustive") is True
+    placed: list[str] = []
+    for layer in layered["layers"]:  # type: ignore[attr-defined]
+        placed.extend(name.strip() for name in str(layer).split("|"))
+    assert len(placed) == len(set(placed)), "a room is on two layers"
+    assert set(placed) == _rooms(), "a room of labctl/ is on no layer (or a layer names no room)"
+
+
+def test_no_import_contract_ignores_an_import() -> None:
+    for contract in _contracts():
+        assert "ignore_imports" not in contract, contract["name"]
+
+
+@pytest.mark.parametrize("package", ["labctl.plans", "labctl.devices", "labctl.simulators"])
+def test_each_layer_lists_its_public_names_and_imports_them_lazily(package: str) -> None:
+    code = (
+        f"import sys, {package} as p\n"
+        "heavy = [m for m in ('bluesky', 'ophyd', 'torch') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+        "missing = [n for n in p.__all__ if getattr(p, n, None) is None]\n"
+        "print(','.join(missing))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    heavy, missing = result.stdout.splitlines()
+    assert heavy == ""
+    assert missing == ""
