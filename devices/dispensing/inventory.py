@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl.devices.dispensing.recipe import InsufficientStock, Plan, Stock
+from labctl.devices.dispensing.recipe import InsufficientStock, Stock
+from labctl.devices.dispensing.recipe_solver import Plan
 from labctl.errors import InventoryError, UnitError
 from labctl.processes import process_alive
 from labctl.units import Quantity, parse_quantity, to_magnitude, ureg

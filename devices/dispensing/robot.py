@@ -27,14 +27,8 @@ from labctl.config import DeviceConfig, issues_from_validation_error
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.inventory import Inventory
 from labctl.devices.dispensing.pump import SyringePump
-from labctl.devices.dispensing.recipe import (
-    Plan,
-    Recipe,
-    RecipeError,
-    Stock,
-    achieved_composition,
-    solve,
-)
+from labctl.devices.dispensing.recipe import Recipe, RecipeError, Stock, achieved_composition
+from labctl.devices.dispensing.recipe_solver import Plan, solve
 from labctl.devices.readings import Reading
 from labctl.errors import ConfigError, ConfigIssue, InterlockError, LabctlError
 from labctl.units import to_magnitude, ureg

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from labctl.config import LoadedConfig, load_config
 from labctl.devices.dispensing.inventory import Inventory
-from labctl.devices.dispensing.recipe import Recipe, Stock, solve
+from labctl.devices.dispensing.recipe import Recipe, Stock
+from labctl.devices.dispensing.recipe_solver import solve
 from labctl.devices.droplet.device import ScanningDropletCell
 from labctl.devices.droplet.sites import SubstrateMap
 from labctl.devices.potentiostat.techniques import (

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from labctl.devices.dispensing.inventory import Inventory
-from labctl.devices.dispensing.recipe import InsufficientStock, Recipe, Stock, solve
+from labctl.devices.dispensing.recipe import InsufficientStock, Recipe, Stock
+from labctl.devices.dispensing.recipe_solver import solve
 from labctl.errors import InventoryError
 from labctl.units import Quantity, ureg
 

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from labctl.devices.dispensing.inventory import Inventory
-from labctl.devices.dispensing.recipe import Recipe, Stock, solve
+from labctl.devices.dispensing.recipe import Recipe, Stock
+from labctl.devices.dispensing.recipe_solver import solve
 
 STOCKS = [
     Stock(

@@ -9,13 +9,12 @@ import pytest
 
 from labctl.devices.dispensing.recipe import (
     InsufficientStock,
-    Plan,
     Recipe,
     RecipeError,
     Stock,
     achieved_composition,
-    solve,
 )
+from labctl.devices.dispensing.recipe_solver import Plan, solve
 from labctl.simulators.electrolyte.composition import Composition
 from labctl.simulators.world import Stock as WorldStock
 from labctl.simulators.world import World
