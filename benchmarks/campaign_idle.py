@@ -33,7 +33,8 @@ import numpy as np
 from bluesky import RunEngine
 
 from labctl.optimizers.botorch_mo import BotorchMultiObjective
-from labctl.plans.campaign import Budget, ExperimentRecord, campaign
+from labctl.plans.campaign import campaign
+from labctl.plans.records import Budget, ExperimentRecord
 from labctl.plans.rundata import RunData
 from labctl.simulators.electrolyte.composition import Composition
 from labctl.simulators.electrolyte.model import electrolyte_properties

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bluesky import RunEngine
 
-from labctl.plans.campaign import Budget, campaign
+from labctl.plans.campaign import campaign
+from labctl.plans.records import Budget
 from labctl.store.catalog import Store
 from labctl.testing.toy_campaign import RandomRecommender, move_and_count, peak_height
 

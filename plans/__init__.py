@@ -9,6 +9,7 @@ the Protocols of :mod:`labctl.protocols`, so twins and real instruments are the 
 * :mod:`.electrolyte` — :func:`electrolyte_experiment`: prepare, fill, EIS + LSV, rinse;
 * :mod:`.pulsed_charging` — :func:`pulsed_charging_experiment`: a droplet-cell plating site;
 * :mod:`.campaign` — :func:`campaign`: ask → run → reduce → tell until the budget is spent;
+* :mod:`.records` — what a campaign knows of its experiments, its budget and failure policy;
 * :mod:`.rundata` — a finished run as its reducer reads it.
 
 Names are imported lazily: ``import labctl.plans`` does not import bluesky.
@@ -20,17 +21,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from labctl.plans.campaign import (
+    from labctl.plans.campaign import campaign
+    from labctl.plans.dispensing import prepare, prepare_in_run
+    from labctl.plans.electrolyte import electrolyte_experiment
+    from labctl.plans.pulsed_charging import pulsed_charging_experiment
+    from labctl.plans.records import (
         Budget,
         CampaignState,
         ExperimentRecord,
         FailurePolicy,
-        campaign,
         record_of_run,
     )
-    from labctl.plans.dispensing import prepare, prepare_in_run
-    from labctl.plans.electrolyte import electrolyte_experiment
-    from labctl.plans.pulsed_charging import pulsed_charging_experiment
     from labctl.plans.rundata import DocumentRun, RunData
     from labctl.plans.survey import survey
     from labctl.plans.techniques import measure
@@ -53,12 +54,12 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Budget": "campaign",
-    "CampaignState": "campaign",
-    "ExperimentRecord": "campaign",
-    "FailurePolicy": "campaign",
+    "Budget": "records",
+    "CampaignState": "records",
+    "ExperimentRecord": "records",
+    "FailurePolicy": "records",
     "campaign": "campaign",
-    "record_of_run": "campaign",
+    "record_of_run": "records",
     "prepare": "dispensing",
     "prepare_in_run": "dispensing",
     "electrolyte_experiment": "electrolyte",

@@ -2,7 +2,7 @@
 
 A campaign is the set of runs whose start documents carry its id (rule 6 of DESIGN.md), so
 resuming is reading them back: each run becomes an
-:class:`~labctl.plans.campaign.ExperimentRecord` — completed (reduced again from the stored data
+:class:`~labctl.plans.records.ExperimentRecord` — completed (reduced again from the stored data
 with the campaign's reducer), failed (with the stop document's reason) or interrupted (no stop
 document, e.g. the process was killed mid-experiment). Nothing else is trusted: the store is the
 campaign's only memory.
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.plans.campaign import ExperimentRecord, Reducer, record_of_run
+from labctl.plans.records import ExperimentRecord, Reducer, record_of_run
 from labctl.store.catalog import Run, Store
 from labctl.units import decode_quantity
 

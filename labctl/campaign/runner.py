@@ -15,16 +15,15 @@ from typing import Any, Protocol
 
 from labctl.config import CampaignSection, LoadedConfig
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
-from labctl.plans.campaign import (
+from labctl.plans.campaign import MsgGenerator, campaign
+from labctl.plans.records import (
     Budget,
     CampaignState,
     ExperimentPlan,
     ExperimentRecord,
     FailurePolicy,
-    MsgGenerator,
     Recommender,
     Reducer,
-    campaign,
 )
 
 __all__ = [

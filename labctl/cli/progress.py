@@ -8,7 +8,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from labctl.plans.campaign import CampaignState, ExperimentRecord
+from labctl.plans.records import CampaignState, ExperimentRecord
 
 __all__ = ["CampaignProgress"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from labctl.config import CampaignSection, load_config
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
-from labctl.plans.campaign import ExperimentRecord, Reducer
+from labctl.plans.records import ExperimentRecord, Reducer
 
 __all__ = [
     "ReportFiles",

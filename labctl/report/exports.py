@@ -24,7 +24,7 @@ from labctl.errors import LabctlError
 from labctl.ontology import JSONLD_CONTEXT, ontology_term
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.space import SearchSpace
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.table import InputColumn, input_columns, input_value
 
 __all__ = [

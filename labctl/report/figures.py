@@ -23,7 +23,7 @@ from labctl.config import CampaignSection
 from labctl.errors import LabctlError
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.space import SearchSpace
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.table import input_columns, input_value
 
 __all__ = [

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from labctl.config import CampaignSection
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.figures import (
     campaign_space,
     hypervolume_png,

@@ -29,7 +29,7 @@ from labctl.optimizers.space_config import (
     MixtureSpec,
     quantity_of,
 )
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.units import decode_quantity
 
 __all__ = [

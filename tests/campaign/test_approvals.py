@@ -12,7 +12,8 @@ import pytest
 from labctl.campaign.approvals import ApprovalBook, ApprovalError, EnvelopeApproval
 from labctl.config import Envelope, parse_config
 from labctl.errors import ConfigError
-from labctl.plans.campaign import Budget, campaign
+from labctl.plans.campaign import campaign
+from labctl.plans.records import Budget
 from labctl.testing.toy_campaign import RandomRecommender, move_and_count, peak_height
 from labctl.units import ureg
 

@@ -12,7 +12,8 @@ import pytest
 from bluesky import RunEngine
 
 from labctl.campaign.history import campaign_history, decode_inputs, list_campaigns
-from labctl.plans.campaign import Budget, campaign
+from labctl.plans.campaign import campaign
+from labctl.plans.records import Budget
 from labctl.store.catalog import Store
 from labctl.testing.store import prepare_store
 from labctl.testing.toy_campaign import RandomRecommender, move_and_count, peak_height

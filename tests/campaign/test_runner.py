@@ -161,7 +161,7 @@ def test_real_optimizer_kinds_drive_and_resume_a_campaign(
 
 def test_best_so_far_follows_each_direction_and_skips_outcomes_not_optimized() -> None:
     from labctl.optimizers.objectives import Objectives
-    from labctl.plans.campaign import CampaignState, ExperimentRecord
+    from labctl.plans.records import CampaignState, ExperimentRecord
 
     directions = Objectives(
         {

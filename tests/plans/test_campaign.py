@@ -16,13 +16,13 @@ from labctl.devices.dispensing.robot import DispenseError
 from labctl.devices.droplet.errors import ContactLost, StageAlarmed
 from labctl.devices.potentiostat.interlocks import InterlockTripped
 from labctl.errors import INTERLOCKS, DeviceTimeout, InterlockError
-from labctl.plans.campaign import (
+from labctl.plans.campaign import campaign
+from labctl.plans.records import (
     Budget,
     CampaignState,
     CampaignStopped,
     ExperimentRecord,
     FailurePolicy,
-    campaign,
 )
 from labctl.testing.toy_campaign import (
     RandomRecommender,

@@ -24,13 +24,14 @@ from labctl.config import load_config
 from labctl.errors import ConfigError
 from labctl.lab.registry import experiment_factory, validate_lab_config
 from labctl.lab.session import Lab
-from labctl.plans.campaign import Budget, campaign
+from labctl.plans.campaign import campaign
 from labctl.plans.pulsed_charging import (
     OUTCOME_UNITS,
     PulseProtocol,
     pulsed_charging,
     reduce_pulsed_charging,
 )
+from labctl.plans.records import Budget
 from labctl.plans.rundata import DocumentRun
 from labctl.simulators.droplet.landscape import PulseOutcome, pulse_outcome
 from labctl.simulators.electrochem.presets import ZINC_SULFATE, site_parameters

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labctl.config import CampaignSection
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.units import ureg
 
 SECTION: dict[str, Any] = {

@@ -11,7 +11,7 @@ import pytest
 
 from labctl.config import CampaignSection
 from labctl.errors import LabctlError
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.command import write_report
 from labctl.report.figures import (
     campaign_space,

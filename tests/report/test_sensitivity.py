@@ -8,7 +8,7 @@ import pytest
 from labctl.config import CampaignSection
 from labctl.optimizers.objectives import Objectives
 from labctl.optimizers.space import SearchSpace
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.figures import campaign_space, outcome_array
 from labctl.report.sensitivity import (
     SensitivityError,

@@ -11,7 +11,7 @@ import pytest
 
 from labctl.config import CampaignSection
 from labctl.ontology import ONTOLOGY_TERMS, ontology_term
-from labctl.plans.campaign import ExperimentRecord
+from labctl.plans.records import ExperimentRecord
 from labctl.report.exports import (
     experiments_jsonld,
     read_parquet_units,

@@ -522,7 +522,7 @@ def _limit_message(channel: _Channel, value: Any) -> str:
 
 def _plain(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs as JSON-ready values: quantities as {"value", "units"}."""
-    from labctl.plans.campaign import inputs_metadata
+    from labctl.plans.records import inputs_metadata
 
     return inputs_metadata(inputs)
 
