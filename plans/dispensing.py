@@ -10,11 +10,14 @@ from bluesky import plans as bp
 from bluesky.utils import Msg
 
 from labctl.devices.dispensing.recipe import Recipe
+from labctl.protocols import DispensingRobotLike
 
 __all__ = ["prepare", "prepare_in_run"]
 
 
-def prepare(robot: Any, recipe: Recipe | Mapping[str, Any], vial: str) -> Generator[Msg, Any, str]:
+def prepare(
+    robot: DispensingRobotLike, recipe: Recipe | Mapping[str, Any], vial: str
+) -> Generator[Msg, Any, str]:
     """Prepare ``recipe`` in ``vial`` with ``robot``, then record the achieved composition.
 
     The recipe is checked and solved before the first message (a bad recipe raises before the
@@ -31,7 +34,11 @@ def prepare(robot: Any, recipe: Recipe | Mapping[str, Any], vial: str) -> Genera
 
 
 def prepare_in_run(
-    robot: Any, recipe: Recipe | Mapping[str, Any], vial: str, *, stream: str = "preparation"
+    robot: DispensingRobotLike,
+    recipe: Recipe | Mapping[str, Any],
+    vial: str,
+    *,
+    stream: str = "preparation",
 ) -> Generator[Msg, Any, dict[str, Any]]:
     """Prepare ``recipe`` in ``vial`` inside an experiment's open run; read the robot.
 

@@ -15,11 +15,14 @@ from typing import Any
 from bluesky import plan_stubs as bps
 from bluesky.utils import Msg
 
+from labctl.devices.potentiostat.techniques import parse_technique
+from labctl.protocols import PotentiostatLike
+
 __all__ = ["measure"]
 
 
 def measure(
-    potentiostat: Any, technique: Any, *, stream: str | None = None
+    potentiostat: PotentiostatLike, technique: Any, *, stream: str | None = None
 ) -> Generator[Msg, Any, dict[str, Any]]:
     """Set ``technique`` on ``potentiostat``, run it, record its curve in one event.
 
@@ -31,9 +34,9 @@ def measure(
     Returns:
         The reading (data key → {"value", "timestamp"}), for a reducer that works in-plan.
     """
-    yield from bps.mv(potentiostat, technique)
-    kind = potentiostat.current_technique.kind
+    chosen = parse_technique(technique, source=f"{potentiostat.name} technique")
+    yield from bps.mv(potentiostat, chosen)
     reading: Mapping[str, Any] = yield from bps.trigger_and_read(
-        [potentiostat], name=stream or kind
+        [potentiostat], name=stream or chosen.kind
     )
     return dict(reading)

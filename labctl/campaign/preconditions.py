@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from labctl.errors import LabctlError
+from labctl.protocols import LabLike
 
 __all__ = ["PreconditionsNotMet", "campaign_preconditions", "require_preconditions"]
 
@@ -20,7 +21,7 @@ class PreconditionsNotMet(LabctlError):
     """The lab is not fit to start: the message lists every reason."""
 
 
-def campaign_preconditions(lab: Any) -> list[str]:
+def campaign_preconditions(lab: LabLike) -> list[str]:
     """Every reason ``lab`` should not start a campaign now (empty: go)."""
     from labctl.devices.droplet.sites import SubstrateMap
     from labctl.devices.environment import EnvironmentSensor
@@ -61,7 +62,7 @@ def _substrate_left(sites: Any) -> list[str]:
     ]
 
 
-def require_preconditions(lab: Any) -> None:
+def require_preconditions(lab: LabLike) -> None:
     """Raise :class:`PreconditionsNotMet` naming every reason, unless the lab is fit to start."""
     reasons = campaign_preconditions(lab)
     if reasons:

@@ -25,6 +25,7 @@ from labctl.plans.records import (
     Recommender,
     Reducer,
 )
+from labctl.protocols import LabLike
 
 __all__ = [
     "CampaignResult",
@@ -38,7 +39,7 @@ __all__ = [
 class ExperimentFactory(Protocol):
     """Builds an experiment kind's plan and reducer for a running lab."""
 
-    def __call__(self, lab: Any, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
+    def __call__(self, lab: LabLike, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
         """Return the experiment plan and the reducer of its runs."""
 
 
@@ -76,7 +77,7 @@ def _build_optimizer(section: CampaignSection) -> Recommender:
     return recommender
 
 
-def _build_experiment(lab: Any, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
+def _build_experiment(lab: LabLike, section: CampaignSection) -> tuple[ExperimentPlan, Reducer]:
     from labctl.lab.registry import experiment_factory
 
     try:
@@ -91,7 +92,7 @@ def _build_experiment(lab: Any, section: CampaignSection) -> tuple[ExperimentPla
 def campaign_plan(
     config: LoadedConfig,
     *,
-    lab: Any,
+    lab: LabLike,
     campaign_id: str | None = None,
     on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
     must_exist: bool = True,
@@ -174,7 +175,7 @@ def _approval_gate(config: LoadedConfig) -> Any:
 def run_campaign(
     config: LoadedConfig,
     *,
-    lab: Any,
+    lab: LabLike,
     campaign_id: str | None = None,
     on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
 ) -> CampaignResult:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from labctl.protocols import LabLike
+
 __all__ = ["banner", "shell_namespace", "start_shell"]
 
 
-def shell_namespace(lab: Any) -> dict[str, Any]:
+def shell_namespace(lab: LabLike) -> dict[str, Any]:
     """What the console offers: ``RE``, ``lab``, each device by name, ``bp``/``bps``/``bpp``."""
     import bluesky.plan_stubs as bps
     import bluesky.plans as bp
@@ -22,7 +24,7 @@ def shell_namespace(lab: Any) -> dict[str, Any]:
     return namespace
 
 
-def banner(lab: Any) -> str:
+def banner(lab: LabLike) -> str:
     """The greeting: the lab, its devices with their connection state, the store."""
     lines = [f"labctl console — lab {lab.name!r} ({lab.config.source})"]
     for name, device in lab.devices.items():
@@ -40,7 +42,7 @@ def banner(lab: Any) -> str:
     return "\n".join(lines)
 
 
-def start_shell(lab: Any) -> None:
+def start_shell(lab: LabLike) -> None:
     """Run IPython on ``lab`` until the user exits."""
     from bluesky.callbacks.best_effort import BestEffortCallback
     from IPython import start_ipython

@@ -27,6 +27,7 @@ from ophyd import Signal
 
 from labctl.devices.alarms import AlarmLimits
 from labctl.errors import LabctlError
+from labctl.protocols import LabLike
 
 __all__ = ["EnvironmentWatch", "SafetyOptions", "environment_suspenders", "install_suspenders"]
 
@@ -171,7 +172,7 @@ def environment_suspenders(
 
 
 def install_suspenders(
-    lab: Any, options: SafetyOptions | None = None
+    lab: LabLike, options: SafetyOptions | None = None
 ) -> tuple[list[EnvironmentWatch], list[Any]]:
     """Watch every environment sensor of ``lab`` and install its suspenders on ``lab.RE``.
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.table import Table
 
 from labctl.devices.alarms import AlarmLimits
 from labctl.errors import LabctlError
+from labctl.protocols import LabLike
 
 __all__ = ["ChannelSummary", "SurveyResult", "survey", "survey_table"]
 
@@ -51,7 +51,7 @@ class SurveyResult:
         return [channel.key for channel in self.channels if not channel.in_limits]
 
 
-def survey(lab: Any, readings: int = 5) -> SurveyResult:
+def survey(lab: LabLike, readings: int = 5) -> SurveyResult:
     """Record ``readings`` readings of every sensor as one run, read it back, summarise.
 
     Raises:

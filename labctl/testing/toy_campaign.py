@@ -18,6 +18,7 @@ import numpy as np
 from ophyd.sim import SynAxis, SynGauss, SynSignal
 
 from labctl.plans.rundata import RunData
+from labctl.protocols import LabLike
 
 __all__ = [
     "RandomRecommender",
@@ -106,7 +107,7 @@ class ToyOptimizer(RandomRecommender):
         return cls(seed=section.optimizer.seed)
 
 
-def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+def toy_experiment(lab: LabLike | None, section: Any) -> tuple[Any, Any]:
     """The toy experiment as a registered experiment kind (``toy-gaussian``) for tests.
 
     ``experiment_options: {dwell: seconds}`` makes each run last that long (crash tests).
@@ -119,7 +120,7 @@ def toy_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
 toy_experiment.outcomes = frozenset({"signal"})  # type: ignore[attr-defined]
 
 
-def toy_sensing_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+def toy_sensing_experiment(lab: LabLike | None, section: Any) -> tuple[Any, Any]:
     """The toy experiment that also reads the lab's glovebox (``toy-sensing``; soak tests).
 
     Each run moves the toy motor, then reads the motor, the detector and every environment
@@ -160,7 +161,7 @@ def curve_maximum(run: RunData) -> dict[str, float]:
     return {"signal": signal * float(np.max(curve))}
 
 
-def toy_curve_experiment(lab: Any, section: Any) -> tuple[Any, Any]:
+def toy_curve_experiment(lab: LabLike | None, section: Any) -> tuple[Any, Any]:
     """The toy experiment with a curve (``toy-curve``): each event also holds a 2000-point array.
 
     Like ``toy-gaussian`` (``experiment_options: {dwell: seconds, events: n}``), but every run

@@ -20,6 +20,7 @@ from labctl.plans.electrolyte.options import OUTCOMES, ElectrolyteOptions
 from labctl.plans.electrolyte.plan import electrolyte_experiment
 from labctl.plans.electrolyte.reduce import reduce_run
 from labctl.plans.rundata import RunData
+from labctl.protocols import LabLike
 
 __all__ = ["check_config", "electrolyte"]
 
@@ -38,7 +39,7 @@ def _objective_units(section: CampaignSection) -> dict[str, str]:
     return units
 
 
-def electrolyte(lab: Any, section: CampaignSection) -> tuple[Any, Any]:
+def electrolyte(lab: LabLike | None, section: CampaignSection) -> tuple[Any, Any]:
     """The ``electrolyte`` experiment kind: its plan on ``lab`` and its reducer.
 
     With ``lab=None`` (resume, reports) only the reducer is usable.

@@ -15,6 +15,7 @@ from labctl.ontology import ontology_term
 from labctl.plans.dispensing import prepare_in_run
 from labctl.plans.electrolyte.options import ElectrolyteOptions
 from labctl.plans.techniques import measure
+from labctl.protocols import DispensingRobotLike, MovableDevice, PotentiostatLike, ReadableDevice
 from labctl.units import Quantity, parse_quantity, to_magnitude, ureg
 
 __all__ = ["electrolyte_experiment", "experiment_metadata", "recipe_for", "rinse"]
@@ -26,10 +27,10 @@ def electrolyte_experiment(
     inputs: Mapping[str, Any],
     metadata: Mapping[str, Any],
     *,
-    robot: Any,
-    transfer_pump: Any,
-    potentiostat: Any,
-    temperature_sensor: Any | None,
+    robot: DispensingRobotLike,
+    transfer_pump: MovableDevice,
+    potentiostat: PotentiostatLike,
+    temperature_sensor: ReadableDevice | None,
     options: ElectrolyteOptions,
 ) -> MsgGenerator:
     """One electrolyte experiment as one bluesky run (steps in :mod:`labctl.plans.electrolyte`).
@@ -87,7 +88,9 @@ def electrolyte_experiment(
     return uid
 
 
-def rinse(robot: Any, transfer_pump: Any, options: ElectrolyteOptions) -> MsgGenerator:
+def rinse(
+    robot: DispensingRobotLike, transfer_pump: MovableDevice, options: ElectrolyteOptions
+) -> MsgGenerator:
     """Empty and rinse the cell, empty and rinse the mixing vial, return the vial to service."""
     transfer = options.transfer
     yield from _transfer(transfer_pump, transfer.empty_volume, "cell", "waste", options)
@@ -101,7 +104,11 @@ def rinse(robot: Any, transfer_pump: Any, options: ElectrolyteOptions) -> MsgGen
 
 
 def _transfer(
-    pump: Any, volume: Quantity, source: str, destination: str, options: ElectrolyteOptions
+    pump: MovableDevice,
+    volume: Quantity,
+    source: str,
+    destination: str,
+    options: ElectrolyteOptions,
 ) -> MsgGenerator:
     ports = {
         "vial": options.transfer.vial_port,

@@ -14,12 +14,13 @@ from labctl.errors import ConfigError, ConfigIssue
 from labctl.plans.pulsed_charging.options import OUTCOME_UNITS, PulsedChargingOptions
 from labctl.plans.pulsed_charging.plan import NoLab, PulsedChargingPlan
 from labctl.plans.pulsed_charging.reduce import reduce_pulsed_charging
+from labctl.protocols import LabLike
 from labctl.units import ureg
 
 __all__ = ["pulsed_charging"]
 
 
-def pulsed_charging(lab: Any, section: Any) -> tuple[Any, Any]:
+def pulsed_charging(lab: LabLike | None, section: Any) -> tuple[Any, Any]:
     """The ``pulsed-charging`` experiment kind: its plan on ``lab`` and its reducer.
 
     With ``lab`` = ``None`` (reports, resume) the plan refuses to run; the reducer needs only

@@ -19,6 +19,7 @@ from labctl.plans.pulsed_charging.options import (
     PulseProtocol,
 )
 from labctl.plans.techniques import measure
+from labctl.protocols import DropletCellLike, PotentiostatLike
 from labctl.units import encode_quantity, to_magnitude, ureg
 
 __all__ = ["NoLab", "PulsedChargingPlan", "pulsed_charging_experiment"]
@@ -40,8 +41,8 @@ _ONTOLOGY_QUANTITIES = {
 
 
 def pulsed_charging_experiment(
-    droplet: Any,
-    potentiostat: Any,
+    droplet: DropletCellLike,
+    potentiostat: PotentiostatLike,
     protocol: PulseProtocol,
     *,
     electrode_area: float,

@@ -42,6 +42,7 @@ from labctl.operations.status_server.tree import (
     function_path,
     kind_of,
 )
+from labctl.protocols import LabLike
 
 __all__ = ["LabPublisher"]
 
@@ -67,7 +68,7 @@ class LabPublisher:
         period: seconds between polls of the devices.
     """
 
-    def __init__(self, lab: Any, period: float = 1.0) -> None:
+    def __init__(self, lab: LabLike, period: float = 1.0) -> None:
         self.lab = lab
         self.period = period
         self._lock = threading.Lock()
@@ -487,7 +488,7 @@ class LabPublisher:
                 self._set(f"{CAMPAIGN}/BestSoFar/{objective}", value, "Double")
 
 
-def _directions(lab: Any) -> dict[str, str]:
+def _directions(lab: LabLike) -> dict[str, str]:
     section = lab.config.model.campaign
     if section is None:
         return {}
@@ -496,7 +497,7 @@ def _directions(lab: Any) -> dict[str, str]:
     return Objectives(section.objectives).directions
 
 
-def _budget(lab: Any) -> int:
+def _budget(lab: LabLike) -> int:
     section = lab.config.model.campaign
     return 0 if section is None else int(section.budget.experiments)
 

@@ -42,6 +42,7 @@ from labctl.operations.status_server.tree import (
     MethodSpec,
     VariableSpec,
 )
+from labctl.protocols import LabLike
 from labctl.transports.background_loop import BackgroundLoop
 from labctl.units import to_magnitude
 
@@ -86,7 +87,7 @@ class StatusServer:
 
     def __init__(
         self,
-        lab: Any,
+        lab: LabLike,
         options: StatusServerSection | None = None,
         *,
         base_directory: Path | None = None,
