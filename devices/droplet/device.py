@@ -17,9 +17,12 @@ What it does (each returns an ophyd Status; the work runs on a worker thread):
   zero charge) asks the potentiostat whether a cell is there: a dry gap drives it to its
   compliance, a landed droplet answers with a small voltage swing (the cell resistance dropped).
   No contact down to ``land_limit`` is an error;
-* :meth:`~ScanningDropletCell.lift` — back to ``safe_z``;
-* :meth:`~ScanningDropletCell.experiment` — move to a fresh site, flush ``flush_volume``, land,
-  run the pulse train and the plate/strip, lift; the curves are in :attr:`results`.
+* :meth:`~ScanningDropletCell.lift` — back to ``safe_z``.
+
+The cell offers these moves and its safety watch, not an experiment: the sequence (move to a
+fresh site, flush ``flush_volume``, land, measure, lift) is a bluesky plan, e.g.
+:func:`labctl.plans.pulsed_charging.pulsed_charging_experiment`, so the RunEngine records,
+pauses and aborts it.
 
 Safety. While landed a watcher polls the stage (every ``watch_interval``): the contact sensor on
 the controller's probe input (``Pn:P`` in GRBL's status) must stay triggered and the controller
@@ -27,7 +30,10 @@ out of alarm. Loss of contact or an alarm stops the running technique, stops the
 any failure (a stage alarm, lost contact, a refused move, no contact found, an instrument error)
 ends the same way — technique stopped, pump stopped, cell lifted (a stage in alarm is reset and
 unlocked first), the site marked ``failed`` — and the status fails with :class:`DropletError`
-naming the site, what was being done and why.
+naming the site, what was being done and why. When contact goes while a plan's technique runs,
+that technique fails with :class:`ContactLost` (or :class:`StageAlarmed`) — or with the
+potentiostat's compliance interlock, when the dry gap reached it first — and the run with it;
+:attr:`~ScanningDropletCell.fault` says what the cell did about it.
 
 In plans: ``bps.mv(cell, site)`` moves (``"fresh"`` or ``None`` = the next fresh site),
 ``bps.mv(cell.flushed, 0.05)`` flushes 0.05 mL, ``bps.mv(cell.landed, 1)`` lands and
@@ -41,7 +47,6 @@ import contextlib
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,7 +63,7 @@ from labctl.devices.droplet.options import ContactOptions, DropletCellOptions, S
 from labctl.devices.droplet.sites import Site, SiteError, SubstrateMap
 from labctl.devices.potentiostat.device import Potentiostat
 from labctl.devices.potentiostat.interlocks import InterlockTripped
-from labctl.devices.potentiostat.techniques import PulseTrain, Technique, parse_technique
+from labctl.devices.potentiostat.techniques import PulseTrain
 from labctl.devices.readings import Reading
 from labctl.devices.stage.device import Stage
 from labctl.devices.stage.errors import StageAlarm
@@ -124,8 +129,6 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         self.potentiostat: Potentiostat | None = None
         self.sites: SubstrateMap | None = None
         self.current_site: Site | None = None
-        self.results: dict[str, dict[str, np.ndarray]] = {}
-        """Curves of the last :meth:`experiment`: ``pulse_train`` and ``plate_strip``."""
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._busy = False
@@ -307,40 +310,6 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         quantity = parse_quantity(volume, "[volume]")
         return self._spawn("flush", lambda: self._flush(quantity), site=self.current_site)
 
-    def experiment(
-        self,
-        site: Site | tuple[int, int] | str | None,
-        pulse_train: Technique | Mapping[str, Any],
-        strip: Technique | Mapping[str, Any],
-    ) -> DeviceStatus:
-        """Move to ``site`` (``None``: the next fresh one), flush, land, pulse, strip, lift.
-
-        The curves end up in :attr:`results` (``pulse_train``, ``plate_strip``); the site is
-        ``used`` on success and ``failed`` on any failure.
-
-        Raises:
-            SiteError: the site is not on the map or not fresh (nothing moves).
-            ConfigError: a technique mapping is invalid.
-        """
-        _, _, _, sites = self._parts()
-        pulses = parse_technique(pulse_train, source=f"{self.name}.pulse_train")
-        stripping = parse_technique(strip, source=f"{self.name}.strip")
-        chosen = sites.claim(None if site is None else sites.check(site))
-        self._hold(chosen)
-
-        def run() -> None:
-            self.results = {}
-            self._move(chosen)
-            volume = self.options.flush_volume
-            if to_magnitude(volume, "mL") > 0:
-                self._flush(volume)
-            self._land()
-            self.results["pulse_train"] = self._measure(pulses, "pulse_train")
-            self.results["plate_strip"] = self._measure(stripping, "plate_strip")
-            self._lift()
-
-        return self._spawn("experiment", run, site=chosen)
-
     def stop(self, *, success: bool = False) -> None:
         """Stop what runs. ``success=False`` (abort, failure) also makes a landed cell safe."""
         self._stop_event.set()
@@ -390,7 +359,7 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
                     if self._lost.is_set() and self._is_landed:
                         raise ContactLost(self._lost_reason)  # lost while e.g. flushing
                 except Exception as error:
-                    failure = self._failure(what, site, error, safe_on_error)
+                    failure = self._failure(what, site, self._as_lost(error), safe_on_error)
                 else:
                     self.phase.put("idle" if not self._is_landed else "landed")
                 # Free before the status completes: a plan's next step may start at once.
@@ -406,6 +375,18 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
             )
             self._worker.start()
         return status
+
+    def _as_lost(self, error: Exception) -> Exception:
+        """``error``, or a :class:`ContactLost` caused by it when the watch stopped the action.
+
+        The watch stops the pump of a flush that runs while landed when contact goes; the flush
+        then fails with the pump's "stopped", which must not hide why.
+        """
+        if isinstance(error, ContactLost) or not (self._lost.is_set() and self._is_landed):
+            return error
+        lost = ContactLost(self._lost_reason, self.current_site)
+        lost.__cause__ = error
+        return lost
 
     def _failure(self, what: str, site: Site | None, error: Exception, safe: bool) -> DropletError:
         lost = isinstance(error, ContactLost)
@@ -537,40 +518,6 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         self._wait(status, "flush")
         self.flushed.put(to_magnitude(volume, "m**3"))
 
-    def _measure(self, technique: Technique, label: str) -> dict[str, np.ndarray]:
-        """Run one technique while watching the contact; its curve."""
-        _, _, pstat, _ = self._parts()
-        if not self._is_landed:
-            raise DropletError(f"{self.name}: not landed; land before measuring")
-        self.phase.put(f"measuring {label}")
-        pstat.set(technique)
-        status = pstat.trigger()
-        limit = time.monotonic() + technique.expected_duration() + self._timeout()
-        interval = to_magnitude(self.options.watch_interval, "s")
-        while not status.done:
-            if self._lost.is_set():
-                pstat.stop()
-                raise ContactLost(self._lost_reason)
-            if self._stop_event.is_set():
-                pstat.stop()
-                raise DropletError(f"{self.name}: stopped during {label}")
-            if time.monotonic() > limit:
-                pstat.stop()
-                raise DropletError(f"{self.name}: {label} did not finish in time")
-            with contextlib.suppress(Exception):
-                status.wait(interval)
-        error = status.exception(timeout=0)
-        if self._lost.is_set():
-            raise ContactLost(self._lost_reason)
-        if error is not None:
-            if isinstance(error, InterlockTripped) and not self._touching():
-                raise ContactLost(f"contact lost during {label} ({error})")
-            raise error
-        return {
-            name: np.array(getattr(pstat, name).get(), dtype=float)
-            for name in ("time", "potential", "current")
-        }
-
     # -- contact ----------------------------------------------------------------------------------
     def _probe_contact(self) -> bool:
         """Whether the potentiostat sees a cell: a ± current probe with a small voltage swing."""
@@ -596,17 +543,6 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         swing = float(potential.max() - potential.min())
         return swing < to_magnitude(probe.swing, "V")
 
-    def _touching(self) -> bool:
-        """The contact sensor (stage probe input), asked now (``True`` when not watched)."""
-        stage, _, _, _ = self._parts()
-        if not self.options.watch_contact:
-            return True
-        try:
-            report = stage.driver.status()
-        except Exception:
-            return False
-        return "P" in report.pins and report.state != "Alarm"
-
     def _start_watch(self) -> None:
         self._lost.clear()
         self._lost_reason = ""
@@ -617,7 +553,7 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         interval = to_magnitude(self.options.watch_interval, "s")
 
         def watch() -> None:
-            stage, _, pstat, _ = self._parts()
+            stage, pump, pstat, _ = self._parts()
             while not stop.wait(interval):
                 try:
                     report = stage.driver.status()
@@ -639,8 +575,12 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
                 self._lost_alarm = alarm
                 self._lost.set()
                 if self._busy:
-                    with contextlib.suppress(Exception):
-                        pstat.stop()  # the worker raises ContactLost and makes the cell safe
+                    # The cell's own action runs (a plan flushes the landed head): stop what
+                    # drives the cell now; the worker then fails with ContactLost and makes the
+                    # cell safe (lift, site failed) instead of flushing on to the end first.
+                    for part in (pstat, pump):
+                        with contextlib.suppress(Exception):
+                            part.stop()
                 else:
                     threading.Thread(
                         target=self._trip,

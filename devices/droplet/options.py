@@ -92,8 +92,8 @@ class DropletCellOptions(BaseModel):
         approach_feed: feed of landing steps.
         flush_from: pump port (number or name) the electrolyte comes from.
         flush_to: pump port feeding the cell head.
-        flush_volume: volume :meth:`ScanningDropletCell.experiment` flushes before landing
-            (0 mL: none).
+        flush_volume: volume an experiment plan flushes before landing (as
+            :func:`~labctl.plans.pulsed_charging.pulsed_charging_experiment` does; 0 mL: none).
         contact: the contact probe.
         watch_interval: how often the contact is checked while landed.
         watch_contact: check the contact sensor (stage probe input) while landed.

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,17 @@ import numpy as np
 import pytest
 import yaml
 from bluesky import plan_stubs as bps
-from bluesky.utils import FailedStatus
+from bluesky.utils import FailedStatus, Msg
 
 from labctl.devices.droplet.device import ContactLost, DropletError
 from labctl.devices.droplet.sites import Site
+from labctl.devices.potentiostat.interlocks import InterlockTripped
 from labctl.lab.session import Lab
 from labctl.plans.techniques import measure
 from labctl.simulators.grbl.stage_world import contact
 from labctl.testing.configs import write_config
 from labctl.testing.store import prepare_store
+from labctl.units import to_magnitude
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "examples" / "droplet.yaml"
 SAFE_Z = 7.5
@@ -54,7 +56,7 @@ STRIP = {
 
 
 def _document(**potentiostat_twin: Any) -> dict[str, Any]:
-    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     document["lab"]["data_directory"] = "data"
     document["devices"]["stage"]["options"]["poll_interval"] = "10 ms"
     document["devices"]["potentiostat"]["twin"].update(potentiostat_twin)
@@ -84,6 +86,43 @@ def _assert_safe(lab: Lab, site: Site, *, state: str = "failed") -> None:
     worker = pump._worker
     assert worker is None or not worker.is_alive()
     assert droplet.sites.state(site) == state
+
+
+def _plating(droplet: Any, pstat: Any, site: Any = "fresh") -> Generator[Msg, Any, str]:
+    """One plating experiment as one run: move, flush, land, pulse train, strip, lift.
+
+    The droplet sequence as a plan (the cell itself offers only the moves), as
+    ``pulsed_charging_experiment`` runs it for a campaign: the flush is the cell's
+    ``flush_volume`` (none at 0 mL).
+
+    Args:
+        droplet: the lab's droplet cell.
+        pstat: its potentiostat.
+        site: ``"fresh"`` (the next fresh site) or the site to claim, e.g. ``(0, 5)``.
+
+    Returns:
+        The run's uid.
+    """
+    uid: str = yield from bps.open_run(md={"experiment": "pulsed-plating"})
+    yield from bps.mv(droplet, site)
+    flush = to_magnitude(droplet.options.flush_volume, "mL")
+    if flush > 0:
+        yield from bps.mv(droplet.flushed, flush)
+    yield from bps.mv(droplet.landed, 1)
+    yield from measure(pstat, PULSES, stream="pulse_train")
+    yield from measure(pstat, STRIP, stream="plate_strip")
+    yield from bps.mv(droplet.landed, 0)
+    yield from bps.close_run()
+    return uid
+
+
+def _failure_of(lab: Lab, plan: Generator[Msg, Any, Any]) -> BaseException:
+    """Run ``plan``, which must fail; the error its failed status carries (the device's)."""
+    with pytest.raises(FailedStatus) as caught:
+        lab.RE(plan)
+    error = caught.value.args[0].exception()
+    assert isinstance(error, BaseException)
+    return error
 
 
 def test_full_experiment_through_the_run_engine(lab_factory: Any, tmp_path: Path) -> None:
@@ -128,11 +167,10 @@ def test_full_experiment_through_the_run_engine(lab_factory: Any, tmp_path: Path
     assert memory.lost_charge > 0
     assert lab.world.vials["head"].contents.total_mass == pytest.approx(0.058, rel=0.02)
 
-    # The convenience: the next fresh site, with the droplet's own flush.
-    status = droplet.experiment(None, PULSES, STRIP)
-    status.wait(60)
+    # The same sequence again: the next fresh site, with the droplet's own flush volume.
+    (second,) = lab.RE(_plating(droplet, pstat))
     _assert_safe(lab, Site(0, 1), state="used")
-    assert set(droplet.results) == {"pulse_train", "plate_strip"}
+    assert {"pulse_train", "plate_strip"} <= set(lab.store.run(second).streams)
     assert substrate.touched() == [(0, 0), (0, 1)]
     # Per-site variation: the two sites are different cells.
     assert substrate.parameters(0, 0) != substrate.parameters(0, 1)
@@ -155,25 +193,25 @@ def test_full_experiment_through_the_run_engine(lab_factory: Any, tmp_path: Path
 
 def test_a_new_lab_continues_on_the_next_fresh_site(lab_factory: Any) -> None:
     first = lab_factory(_document())
-    first.devices["droplet"].experiment(None, PULSES, STRIP).wait(60)
+    first.RE(_plating(first.devices["droplet"], first.devices["potentiostat"]))
     first.close()
     second = lab_factory(_document())
     droplet = second.devices["droplet"]
     assert droplet.sites.state((0, 0)) == "used"
-    droplet.experiment(None, PULSES, STRIP).wait(60)
+    second.RE(_plating(droplet, second.devices["potentiostat"]))
     assert droplet.current_site == Site(0, 1)
+    _assert_safe(second, Site(0, 1), state="used")
 
 
 def test_a_stage_alarm_leaves_the_cell_lifted_and_the_site_failed(lab_factory: Any) -> None:
     lab = lab_factory(_document())
-    droplet = lab.devices["droplet"]
+    droplet, pstat = lab.devices["droplet"], lab.devices["potentiostat"]
     lab.twins["stage"].inject("alarm")  # the next move trips a limit switch half way
     started = time.monotonic()
-    status = droplet.experiment(None, PULSES, STRIP)
-    with pytest.raises(DropletError) as caught:
-        status.wait(30)
+    error = _failure_of(lab, _plating(droplet, pstat))
     assert time.monotonic() - started < 20
-    message = str(caught.value)
+    assert isinstance(error, DropletError)
+    message = str(error)
     assert "alarm 1" in message
     assert "site (0, 0)" in message
     assert "cell lifted" in message
@@ -182,7 +220,7 @@ def test_a_stage_alarm_leaves_the_cell_lifted_and_the_site_failed(lab_factory: A
     _assert_safe(lab, Site(0, 0))
     assert lab.devices["stage"].driver.status().state == "Idle"  # reset and unlocked
     # The cell carries on with the next fresh site.
-    droplet.experiment(None, PULSES, STRIP).wait(60)
+    lab.RE(_plating(droplet, pstat))
     _assert_safe(lab, Site(0, 1), state="used")
 
 
@@ -205,25 +243,53 @@ def test_lost_contact_mid_measurement_stops_everything(lab_factory: Any) -> None
     # A real-time potentiostat twin: the 2 s pulse train is still running when contact goes.
     lab = lab_factory(_document(time_scale=1.0))
     droplet, pstat = lab.devices["droplet"], lab.devices["potentiostat"]
-    status = droplet.experiment(None, PULSES, STRIP)
-    deadline = time.monotonic() + 30
-    while droplet.phase.get() != "measuring pulse_train" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.3)
-    started = time.monotonic()
-    lab.twins["stage"].inject("contact_loss")
-    with pytest.raises(ContactLost) as caught:
-        status.wait(30)
-    assert time.monotonic() - started < 5  # stopped, not run to the end
-    message = str(caught.value)
-    assert "lost contact" in message
-    assert "site (0, 0)" in message
-    assert "technique stopped" in message
-    assert "cell lifted" in message
+    injected: list[float] = []
+
+    def lose_contact_during_the_pulse_train() -> None:
+        # The contact probes are pulse trains too, of a few cycles: wait for the real one.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if json.loads(pstat.settings.get() or "{}").get("cycles") == PULSES["cycles"]:
+                break
+            time.sleep(0.01)
+        time.sleep(0.3)
+        injected.append(time.monotonic())
+        lab.twins["stage"].inject("contact_loss")
+
+    documents: list[tuple[str, dict[str, Any]]] = []
+    injector = threading.Thread(target=lose_contact_during_the_pulse_train, daemon=True)
+    injector.start()
+    with pytest.raises(FailedStatus) as caught:
+        lab.RE(_plating(droplet, pstat), lambda name, doc: documents.append((name, doc)))
+    injector.join()
+    assert injected, "the pulse train never started"
+    assert time.monotonic() - injected[0] < 5  # stopped, not run to the end
+    # The pulse train fails with the watcher's ContactLost, or — when the dry gap drove the
+    # potentiostat to its compliance before the watcher stopped it — with its interlock.
+    error = caught.value.args[0].exception()
+    assert isinstance(error, ContactLost | InterlockTripped)
+    if isinstance(error, ContactLost):
+        assert "lost contact" in str(error)
+        assert "site (0, 0)" in str(error)
+        assert "technique stopped" in str(error)
+    else:
+        assert "compliance voltage" in str(error)
+    deadline = time.monotonic() + 10
+    while droplet.phase.get() != "failed" and time.monotonic() < deadline:
+        time.sleep(0.02)
     lab.twins["stage"].inject(None)
+    # What the cell did about it, in either case.
+    fault = droplet.fault.get()
+    assert "lost contact" in fault
+    assert "technique stopped" in fault
+    assert "pump stopped" in fault
+    assert "cell lifted" in fault
+    assert "site (0, 0) marked failed" in fault
     _assert_safe(lab, Site(0, 0))
     assert pstat.completed.get() == 0  # the pulse train was cut short
-    assert "pulse_train" not in droplet.results
+    streams = {doc["name"] for name, doc in documents if name == "descriptor"}
+    assert "pulse_train" not in streams  # no curve recorded for the cut train
+    assert documents[-1][1]["exit_status"] == "fail"
 
 
 def test_lost_contact_while_a_plan_measures(lab_factory: Any) -> None:
@@ -285,6 +351,57 @@ def test_contact_lost_between_a_plans_techniques_fails_the_lift(lab_factory: Any
     _assert_safe(lab, Site(0, 0))
 
 
+def test_lost_contact_while_the_landed_cell_flushes(lab_factory: Any) -> None:
+    """The watch fires while the cell's own action runs: a plan tops up the landed head.
+
+    The watch stops the pump at once (the top-up would run on for seconds), the flush fails
+    with the lost contact, and the cell is made safe.
+    """
+    document = _document()
+    document["devices"]["pump"]["twin"]["time_scale"] = 1.0  # strokes take their real time
+    lab = lab_factory(document)
+    droplet, pstat = lab.devices["droplet"], lab.devices["potentiostat"]
+    injected: list[float] = []
+
+    def lose_contact_while_flushing_landed() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if droplet.is_landed and droplet.phase.get() == "flushing":
+                break
+            time.sleep(0.01)
+        time.sleep(0.1)
+        injected.append(time.monotonic())
+        lab.twins["stage"].inject("contact_loss")
+
+    def plan() -> Any:
+        yield from bps.open_run()
+        yield from bps.mv(droplet, "fresh")
+        yield from bps.mv(droplet.flushed, 0.05)
+        yield from bps.mv(droplet.landed, 1)
+        yield from bps.mv(droplet.flushed, 0.5)  # ≈ 5 s of pumping through the landed head
+        yield from measure(pstat, PULSES, stream="pulse_train")
+        yield from bps.close_run()
+
+    injector = threading.Thread(target=lose_contact_while_flushing_landed, daemon=True)
+    injector.start()
+    error = _failure_of(lab, plan())
+    injector.join()
+    assert injected, "the landed cell never flushed"
+    assert time.monotonic() - injected[0] < 2  # the pump stopped, not flushed to the end
+    assert isinstance(error, ContactLost)
+    message = str(error)
+    assert "flush at site (0, 0) failed: the droplet lost contact" in message
+    assert "pump stopped" in message
+    assert "cell lifted" in message
+    assert "site (0, 0) marked failed" in message
+    lab.twins["stage"].inject(None)
+    _assert_safe(lab, Site(0, 0))
+    assert json.loads(pstat.settings.get())["cycles"] != PULSES["cycles"]  # never pulsed
+    # The stopped pump recovers: the cell carries on with the next fresh site.
+    lab.RE(_plating(droplet, pstat))
+    _assert_safe(lab, Site(0, 1), state="used")
+
+
 def test_a_move_beyond_the_limits_is_refused_before_anything_moves(lab_factory: Any) -> None:
     document = _document()
     substrate = document["devices"]["droplet"]["options"]["substrate"]
@@ -294,9 +411,9 @@ def test_a_move_beyond_the_limits_is_refused_before_anything_moves(lab_factory: 
     lab = lab_factory(document)
     droplet, stage = lab.devices["droplet"], lab.devices["stage"]
     before = stage.position
-    with pytest.raises(DropletError) as caught:
-        droplet.experiment((0, 5), PULSES, STRIP).wait(30)
-    message = str(caught.value)
+    error = _failure_of(lab, _plating(droplet, lab.devices["potentiostat"], (0, 5)))
+    assert isinstance(error, DropletError)
+    message = str(error)
     assert "x position" in message
     assert "142.5 mm" in message
     assert "site (0, 5) marked failed" in message
@@ -311,8 +428,9 @@ def test_no_droplet_no_contact_down_to_the_landing_limit(lab_factory: Any) -> No
     document["devices"]["droplet"]["options"]["flush_volume"] = "0 mL"
     lab = lab_factory(document)
     droplet = lab.devices["droplet"]
-    with pytest.raises(DropletError, match="no electrical contact down to the landing limit"):
-        droplet.experiment(None, PULSES, STRIP).wait(30)
+    error = _failure_of(lab, _plating(droplet, lab.devices["potentiostat"]))
+    assert isinstance(error, DropletError)
+    assert "no electrical contact down to the landing limit" in str(error)
     _assert_safe(lab, Site(0, 0))
 
 
