@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 from ophyd import Component, Device
 from ophyd.signal import SignalRO
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.config import DeviceConfig
 from labctl.devices.alarms import AlarmLimits
 from labctl.errors import ConfigIssue, ProtocolError, UnitError
 from labctl.transports.opcua import OpcUaTransport
@@ -126,7 +126,6 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
         alarm_limits: channel → (low, high) in the recorded unit, for ``describe()``.
     """
 
-    driver_names: ClassVar[tuple[str, ...]] = ("opcua",)
     Options: ClassVar[type[BaseModel]] = EnvironmentSensorOptions
 
     def __init__(
@@ -147,14 +146,14 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
             signal.alarm = (alarm_limits or {}).get(channel_name, AlarmLimits())
 
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: EnvironmentSensorOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with this device's options and limits, with key paths."""
         where = ("devices", name)
-        try:
-            options = EnvironmentSensorOptions.model_validate(config.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, (*where, "options"))
-        issues = []
+        issues: list[ConfigIssue] = []
+        if options is None:  # the channels are unreadable: nothing to check the limits against
+            return issues
         for limit_name, limit in config.limits.items():
             channel = options.channels.get(limit_name)
             if channel is None:
@@ -178,9 +177,10 @@ class EnvironmentSensor(Device):  # type: ignore[misc]
         return issues
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> EnvironmentSensor:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: EnvironmentSensorOptions
+    ) -> EnvironmentSensor:
         """Build the device for ``config``, talking to ``address`` (not yet connected)."""
-        options = EnvironmentSensorOptions.model_validate(config.options)
         transport = OpcUaTransport(
             address,
             device=name,

@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 
 from ophyd import Component, Device, Signal
 from ophyd.status import DeviceStatus
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, Duration, issues_from_validation_error
+from labctl.config import DeviceConfig, Duration
 from labctl.devices.dispensing.balance_protocol import SicsReply, balance_error, parse_reply
 from labctl.errors import CommunicationError, ConfigIssue, ProtocolError
 from labctl.transports.line import BufferedLineTransport
@@ -198,7 +198,6 @@ class Balance(Device):  # type: ignore[misc]
         options: the balance's options.
     """
 
-    driver_names: ClassVar[tuple[str, ...]] = ("mtsics",)
     Options: ClassVar[type[BaseModel]] = BalanceOptions
 
     mass = Component(BalanceReading, value=float("nan"), units="kg", kind="hinted")
@@ -214,27 +213,22 @@ class Balance(Device):  # type: ignore[misc]
         self._worker: threading.Thread | None = None
 
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: BalanceOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options and limits of balance ``name``, with key paths."""
+        del options
         where = ("devices", name)
-        try:
-            BalanceOptions.model_validate(config.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, (*where, "options"))
-        issues = [
+        return [
             ConfigIssue((*where, "limits", limit), "a balance has no safety limits to check")
             for limit in config.limits
         ]
-        if config.driver not in cls.driver_names:
-            issues.append(
-                ConfigIssue((*where, "driver"), "a balance's driver is 'mtsics'", config.driver)
-            )
-        return issues
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> Balance:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: BalanceOptions
+    ) -> Balance:
         """Build balance ``name`` talking to ``address`` (not yet connected)."""
-        options = BalanceOptions.model_validate(config.options)
         transport = SerialTransport(
             address,
             device=name,

@@ -29,9 +29,9 @@ from typing import Any, ClassVar, TypeGuard
 
 from ophyd import Component, Device
 from ophyd.status import DeviceStatus
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labctl.config import DeviceConfig, Duration, QuantityField, issues_from_validation_error
+from labctl.config import DeviceConfig, Duration, QuantityField
 from labctl.devices.dispensing.pump_driver import (
     CavroBus,
     CavroPumpDriver,
@@ -122,7 +122,6 @@ class SyringePump(Device):  # type: ignore[misc]
         volume_limit: largest volume per stroke (``None``: the syringe's volume).
     """
 
-    driver_names: ClassVar[tuple[str, ...]] = ("cavro",)
     Options: ClassVar[type[BaseModel]] = SyringePumpOptions
 
     volume = Component(Reading, value=0.0, units="m**3", precision=10, kind="hinted")
@@ -155,23 +154,22 @@ class SyringePump(Device):  # type: ignore[misc]
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: SyringePumpOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options and limits of pump ``name``, with key paths."""
         where = ("devices", name)
-        try:
-            options = SyringePumpOptions.model_validate(config.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, (*where, "options"))
         issues: list[ConfigIssue] = []
-        for port in [*(options.allowed_ports or []), *options.port_names.values()]:
-            if not 1 <= port <= options.ports:
-                issues.append(
-                    ConfigIssue(
-                        (*where, "options"),
-                        f"port {port} is not one of the valve's ports 1…{options.ports}",
-                        port,
+        if options is not None:
+            for port in [*(options.allowed_ports or []), *options.port_names.values()]:
+                if not 1 <= port <= options.ports:
+                    issues.append(
+                        ConfigIssue(
+                            (*where, "options"),
+                            f"port {port} is not one of the valve's ports 1…{options.ports}",
+                            port,
+                        )
                     )
-                )
         for limit_name, limit in config.limits.items():
             unit = _LIMITS.get(limit_name)
             if unit is None:
@@ -192,21 +190,16 @@ class SyringePump(Device):  # type: ignore[misc]
                             f"{value:~P}",
                         )
                     )
-        if config.driver not in cls.driver_names:
-            issues.append(
-                ConfigIssue(
-                    (*where, "driver"), "a syringe pump's driver is 'cavro'", config.driver
-                )
-            )
         return issues
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> SyringePump:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: SyringePumpOptions
+    ) -> SyringePump:
         """Build pump ``name`` on the line at ``address`` (not yet connected).
 
         Pumps configured with the same address share one line (a multi-drop bus).
         """
-        options = SyringePumpOptions.model_validate(config.options)
         bus = CavroBus.shared(
             address,
             device=name,

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ophyd import Component, Device, DeviceStatus, Signal
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.config import DeviceConfig
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.inventory import Inventory
 from labctl.devices.dispensing.pump import SyringePump
@@ -91,7 +91,6 @@ class DispensingRobotOptions(BaseModel):
 class DispensingRobot(Device):  # type: ignore[misc]
     """Prepare electrolytes by recipe, weighing every addition; reads the achieved composition."""
 
-    driver_names: ClassVar[tuple[str, ...]] = ("composite",)
     Options: ClassVar[type[BaseModel]] = DispensingRobotOptions
 
     molality = Component(Reading, value=0.0, units="mol/kg", precision=5, kind="hinted")
@@ -116,12 +115,13 @@ class DispensingRobot(Device):  # type: ignore[misc]
     # -- building -------------------------------------------------------------------------------
 
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: DispensingRobotOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options, with key paths."""
-        try:
-            options = DispensingRobotOptions.model_validate(config.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, ("devices", name, "options"))
+        del config
+        if options is None:
+            return []
         names = {stock.name for stock in options.stocks}
         return [
             ConfigIssue(("devices", name, "options", "pumps", stock), "no such stock", stock)
@@ -130,13 +130,12 @@ class DispensingRobot(Device):  # type: ignore[misc]
         ]
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> DispensingRobot:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: DispensingRobotOptions
+    ) -> DispensingRobot:
         """Build the robot (not bound to its pumps and balance yet); ``address`` is unused."""
-        del address
-        issues = cls.check_config(name, config)
-        if issues:
-            raise ConfigError(f"devices.{name}", issues)
-        return cls(options=DispensingRobotOptions.model_validate(config.options), name=name)
+        del config, address
+        return cls(options=options, name=name)
 
     @property
     def inventory(self) -> Inventory:

@@ -54,9 +54,9 @@ from typing import Any, ClassVar
 import numpy as np
 from ophyd import Component, Device, Signal
 from ophyd.status import DeviceStatus, Status
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from labctl.config import DeviceConfig, issues_from_validation_error
+from labctl.config import DeviceConfig
 from labctl.devices.dispensing.pump import SyringePump
 from labctl.devices.droplet.errors import ContactLost, DropletError, StageAlarmed
 from labctl.devices.droplet.options import ContactOptions, DropletCellOptions, SubstrateOptions
@@ -103,7 +103,6 @@ class _ActionSignal(Reading):
 class ScanningDropletCell(Device):  # type: ignore[misc]
     """A scanning droplet cell (see the module docstring)."""
 
-    driver_names: ClassVar[tuple[str, ...]] = ("composite",)
     Options: ClassVar[type[BaseModel]] = DropletCellOptions
 
     site_row = Component(Reading, value=-1, kind="hinted")
@@ -144,18 +143,13 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
 
     # -- building ---------------------------------------------------------------------------------
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: DropletCellOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options, with key paths."""
         where = ("devices", name)
+        del options
         issues: list[ConfigIssue] = []
-        try:
-            DropletCellOptions.model_validate(config.options)
-        except ValidationError as error:
-            issues.extend(issues_from_validation_error(error, (*where, "options")))
-        if config.driver not in cls.driver_names:
-            issues.append(
-                ConfigIssue((*where, "driver"), "a droplet cell's driver is 'composite'", None)
-            )
         if config.address is not None:
             issues.append(
                 ConfigIssue(
@@ -175,13 +169,12 @@ class ScanningDropletCell(Device):  # type: ignore[misc]
         return issues
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> ScanningDropletCell:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: DropletCellOptions
+    ) -> ScanningDropletCell:
         """Build the cell (not bound to its devices yet); ``address`` is unused."""
-        del address
-        issues = cls.check_config(name, config)
-        if issues:
-            raise ConfigError(f"devices.{name}", issues)
-        return cls(options=DropletCellOptions.model_validate(config.options), name=name)
+        del config, address
+        return cls(options=options, name=name)
 
     def bind(self, devices: Mapping[str, Any], *, data_directory: Path | None = None) -> None:
         """Find the stage, pump and potentiostat among the lab's devices; open the site map.

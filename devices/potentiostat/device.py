@@ -32,9 +32,9 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from ophyd import Component, Device, Signal
 from ophyd.status import DeviceStatus, Status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, QuantityField, issues_from_validation_error
+from labctl.config import DeviceConfig, QuantityField
 from labctl.devices.potentiostat.errors import TechniqueNotSupportedError
 from labctl.devices.potentiostat.interlocks import (
     InterlockOptions,
@@ -161,7 +161,6 @@ class Potentiostat(Device):  # type: ignore[misc]
         limits: the safety limits every technique is checked against.
     """
 
-    driver_names: ClassVar[tuple[str, ...]] = ("methodscript", "scpi")
     Options: ClassVar[type[BaseModel]] = PotentiostatOptions
 
     technique = Component(Signal, value="", kind="config")
@@ -203,40 +202,31 @@ class Potentiostat(Device):  # type: ignore[misc]
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: PotentiostatOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options and limits of potentiostat ``name``, with key paths."""
         where = ("devices", name)
-        try:
-            options = PotentiostatOptions.model_validate(config.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, (*where, "options"))
         issues = limit_issues(name, config.limits)
-        area = options.electrode_area
+        area = None if options is None else options.electrode_area
         if area is not None and not area.is_compatible_with("m**2"):
             issues.append(
                 ConfigIssue((*where, "options", "electrode_area"), "must be an area", f"{area:~P}")
             )
-        if "current_density" in config.limits and area is None:
+        if "current_density" in config.limits and area is None and options is not None:
             issues.append(
                 ConfigIssue(
                     (*where, "limits", "current_density"),
                     "a current-density limit needs options.electrode_area",
                 )
             )
-        if config.driver not in cls.driver_names:
-            issues.append(
-                ConfigIssue(
-                    (*where, "driver"),
-                    f"a potentiostat's driver is one of {list(cls.driver_names)}",
-                    config.driver,
-                )
-            )
         return issues
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> Potentiostat:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: PotentiostatOptions
+    ) -> Potentiostat:
         """Build potentiostat ``name`` talking to ``address`` (not yet connected)."""
-        options = PotentiostatOptions.model_validate(config.options)
         timeout = to_magnitude(config.timeout.read, "s")
         limits = TechniqueLimits.from_config(name, config.limits, options.electrode_area)
         driver = _DRIVERS[str(config.driver)](name, address, timeout, options, limits)

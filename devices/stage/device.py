@@ -38,13 +38,12 @@ from typing import Annotated, Any, ClassVar, TypeAlias
 import pint
 from ophyd import Component, Device, Signal
 from ophyd.status import DeviceStatus, Status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from labctl.config import (
     QUANTITY_SERIALIZER,
     DeviceConfig,
     Duration,
-    issues_from_validation_error,
     quantity_validator,
 )
 from labctl.devices.stage.errors import MoveStopped
@@ -146,7 +145,6 @@ class Stage(Device):  # type: ignore[misc]
         feed: default feed rate, mm/min.
     """
 
-    driver_names: ClassVar[tuple[str, ...]] = ("grbl",)
     Options: ClassVar[type[BaseModel]] = StageOptions
 
     x = Component(StageAxis, axis="x", kind="hinted")
@@ -179,29 +177,18 @@ class Stage(Device):  # type: ignore[misc]
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
+    def check_config(
+        cls, name: str, config: DeviceConfig, options: StageOptions | None
+    ) -> list[ConfigIssue]:
         """Every problem with the options and limits of stage ``name``, with key paths."""
-        where = ("devices", name)
-        issues: list[ConfigIssue] = []
-        try:
-            StageOptions.model_validate(config.options)
-        except ValidationError as error:
-            issues.extend(issues_from_validation_error(error, (*where, "options")))
-        issues.extend(limit_issues(name, config.limits))
-        if config.driver not in cls.driver_names:
-            issues.append(
-                ConfigIssue(
-                    (*where, "driver"),
-                    f"a stage's driver is one of {list(cls.driver_names)}",
-                    config.driver,
-                )
-            )
-        return issues
+        del options
+        return limit_issues(name, config.limits)
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> Stage:
+    def from_config(
+        cls, name: str, config: DeviceConfig, address: str, options: StageOptions
+    ) -> Stage:
         """Build stage ``name`` talking to ``address`` (not yet connected)."""
-        options = StageOptions.model_validate(config.options)
         driver = GrblDriver(
             address,
             device=name,

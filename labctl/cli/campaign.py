@@ -37,12 +37,10 @@ def run(
 ) -> None:
     """Run the config's campaign; a lab config without one: survey every sensor into the store."""
     from labctl.config import load_config
-    from labctl.lab.registry import validate_lab_config
     from labctl.lab.session import Lab
     from labctl.lab.survey import survey, survey_table
 
-    loaded = load_config(config)
-    validate_lab_config(loaded)
+    loaded = load_config(config)  # Lab.from_config checks the rest before anything starts
     if loaded.model.campaign is not None:
         _run_campaign(loaded, time_scale, campaign_id=None, report=report)
         return
@@ -77,10 +75,8 @@ def resume(
 ) -> None:
     """Continue a campaign from its runs in the store until its budget is spent."""
     from labctl.config import load_config
-    from labctl.lab.registry import validate_lab_config
 
-    loaded = load_config(config)
-    validate_lab_config(loaded)
+    loaded = load_config(config)  # Lab.from_config checks the rest before anything starts
     if loaded.model.campaign is None:
         raise BadInput(f"{loaded.source} has no campaign section to resume with")
     _run_campaign(loaded, time_scale, campaign_id=campaign, report=report)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from labctl.config import DeviceConfig, LoadedConfig, TwinConfig
+from pydantic import BaseModel, ValidationError
+
+from labctl.config import DeviceConfig, LoadedConfig, TwinConfig, issues_from_validation_error
 from labctl.errors import ConfigError, ConfigIssue, LabctlError
 from labctl.optimizers import registry as optimizers
 from labctl.optimizers.errors import OptimizerError
@@ -23,7 +25,9 @@ from labctl.plugins import merged_with_entry_points
 __all__ = [
     "DeviceClass",
     "RegistryError",
+    "build_device",
     "device_class",
+    "device_issues",
     "device_kinds",
     "experiment_factory",
     "experiment_kinds",
@@ -80,15 +84,27 @@ class RegistryError(LabctlError):
 
 
 class DeviceClass(Protocol):
-    """What the lab needs of a device class."""
+    """What the lab needs of a device class.
+
+    The registry parses a device's ``options`` once, with the class's :attr:`Options` model, and
+    hands the parsed model down: to :meth:`check_config` for the problems a model alone cannot
+    see (limits against options, ports against the valve), then to :meth:`from_config`. Which
+    drivers a kind has is the registry's to say (its ``kind:driver`` names), not the class's.
+    """
+
+    Options: ClassVar[type[BaseModel]]
 
     @classmethod
-    def check_config(cls, name: str, config: DeviceConfig) -> list[ConfigIssue]:
-        """Every problem with the device's options and limits, with key paths."""
+    def check_config(cls, name: str, config: DeviceConfig, options: Any) -> list[ConfigIssue]:
+        """Every problem beyond the options model, with key paths.
+
+        ``options`` is ``None`` when the model refused them: the class then checks what does
+        not depend on them (its limits, its address).
+        """
 
     @classmethod
-    def from_config(cls, name: str, config: DeviceConfig, address: str) -> Any:
-        """Build the device (not yet connected)."""
+    def from_config(cls, name: str, config: DeviceConfig, address: str, options: Any) -> Any:
+        """Build the device from its parsed options (not yet connected)."""
 
 
 @cache
@@ -221,10 +237,52 @@ def _check_device(name: str, device: DeviceConfig) -> list[ConfigIssue]:
                 device.driver,
             )
         ]
-    issues = list(device_class(device.kind, device.driver).check_config(name, device))
+    return []
+
+
+def _parse_device(name: str, device: DeviceConfig) -> tuple[Any, list[ConfigIssue]]:
+    """The device's options parsed by its class, and every problem with them (key paths)."""
+    issues = _check_device(name, device)
+    options = None
+    if not issues:
+        cls = device_class(device.kind, device.driver)
+        try:
+            options = cls.Options.model_validate(device.options)
+        except ValidationError as error:
+            issues = issues_from_validation_error(error, ("devices", name, "options"))
+        # What does not depend on the options (limits, address) is checked either way, so every
+        # problem is listed at once.
+        issues.extend(cls.check_config(name, device, options))
     if device.twin is not None:
         issues.extend(_check_twin(name, device, device.twin))
-    return issues
+    return options, issues
+
+
+def device_issues(name: str, device: DeviceConfig) -> list[ConfigIssue]:
+    """Every problem with one device entry: kind, driver, options, limits and twin."""
+    return _parse_device(name, device)[1]
+
+
+def build_device(name: str, device: DeviceConfig, address: str, options: Any = None) -> Any:
+    """The device ``name`` talking to ``address`` (not yet connected).
+
+    Args:
+        name: the device's name in the lab.
+        device: its config entry.
+        address: where its driver reaches the instrument (a twin's loopback address or the
+            configured one).
+        options: its options as :func:`validate_lab_config` parsed them (parsed here if
+            ``None``).
+
+    Raises:
+        ConfigError: the entry has problems (when ``options`` is not given).
+    """
+    if options is None:
+        options, issues = _parse_device(name, device)
+        if issues:
+            raise ConfigError(f"devices.{name}", issues)
+    cls = device_class(device.kind, device.driver)
+    return cls.from_config(name, device, address, options)
 
 
 def _check_twin(name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
@@ -292,17 +350,23 @@ def _check_outcomes(kind: str, factory: Any, objectives: dict[str, Any]) -> list
     ]
 
 
-def validate_lab_config(config: LoadedConfig) -> None:
+def validate_lab_config(config: LoadedConfig) -> dict[str, Any]:
     """Check what the generic schema cannot: kinds, drivers, and each class's own options.
+
+    Returns:
+        Device name → its options, parsed by its class (what :func:`build_device` takes).
 
     Raises:
         ConfigError: with every issue of every device.
     """
     issues: list[ConfigIssue] = []
+    parsed: dict[str, Any] = {}
     for name, device in config.model.devices.items():
-        issues.extend(_check_device(name, device))
+        parsed[name], device_problems = _parse_device(name, device)
+        issues.extend(device_problems)
     campaign = config.model.campaign
     if campaign is not None:
         issues.extend(_check_campaign(config))
     if issues:
         raise ConfigError(config.source, issues)
+    return parsed

@@ -24,7 +24,7 @@ from labctl.config import DeviceConfig, LoadedConfig, load_config
 from labctl.errors import LabConnectError, LabctlError
 from labctl.lab.claims import AddressClaims
 from labctl.lab.registry import (
-    device_class,
+    build_device,
     simulated_world,
     start_chaos,
     twin_class,
@@ -133,7 +133,7 @@ class Lab:
             StoreError: the store cannot be opened.
         """
         config = path if isinstance(path, LoadedConfig) else load_config(path)
-        validate_lab_config(config)
+        options = validate_lab_config(config)
         twins: dict[str, Any] = {}
         devices: dict[str, Any] = {}
         store: Store | None = None
@@ -144,8 +144,7 @@ class Lab:
                 if address:  # a composite device has none
                     claims.claim(name, address)
             for name, device_config in config.model.devices.items():
-                factory = device_class(device_config.kind, device_config.driver)
-                devices[name] = factory.from_config(name, device_config, addresses[name])
+                devices[name] = build_device(name, device_config, addresses[name], options[name])
             _bind_all(devices, config.data_directory)
             _connect_all(devices, config.model.devices)
             if with_store:

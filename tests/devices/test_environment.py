@@ -11,6 +11,7 @@ from bluesky import protocols
 from labctl.config import parse_config
 from labctl.devices.environment import EnvironmentSensor
 from labctl.errors import DeviceTimeout
+from labctl.lab.registry import build_device, device_issues
 
 CONFIG = """
 lab: {name: test}
@@ -34,7 +35,7 @@ devices:
 @pytest.fixture
 def sensor(environment_twin: Any) -> Iterator[EnvironmentSensor]:
     config = parse_config(CONFIG).model.devices["glovebox"]
-    device = EnvironmentSensor.from_config("glovebox", config, environment_twin.address)
+    device = build_device("glovebox", config, environment_twin.address)
     device.connect()
     yield device
     device.close()
@@ -101,5 +102,5 @@ def test_a_silent_controller_fails_the_run_with_a_clear_reason(
 def test_config_check_names_bad_limits() -> None:
     text = CONFIG.replace("o2: {high: 1 ppm}", "o2: {high: 1 degC}")
     config = parse_config(text).model.devices["glovebox"]
-    issues = EnvironmentSensor.check_config("glovebox", config)
+    issues = device_issues("glovebox", config)
     assert [issue.key_path for issue in issues] == ["devices.glovebox.limits.o2.high"]

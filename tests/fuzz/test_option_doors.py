@@ -28,7 +28,6 @@ from labctl.config import LoadedConfig, load_config
 from labctl.devices.dispensing.inventory import Inventory
 from labctl.devices.dispensing.recipe import Recipe, Stock
 from labctl.devices.dispensing.recipe_solver import solve
-from labctl.devices.droplet.device import ScanningDropletCell
 from labctl.devices.droplet.sites import SubstrateMap
 from labctl.devices.potentiostat.techniques import (
     CA,
@@ -43,7 +42,7 @@ from labctl.devices.potentiostat.techniques import (
     parse_technique,
 )
 from labctl.errors import ConfigError, LabctlError, SafetyLimitError
-from labctl.lab.registry import experiment_factory
+from labctl.lab.registry import device_issues, experiment_factory
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -208,7 +207,7 @@ def test_random_droplet_cell_options_give_key_path_issues(changes: list[tuple[in
     if not isinstance(options, dict):
         return
     fuzzed = _with(loaded, device=("droplet", options))
-    for issue in ScanningDropletCell.check_config("droplet", fuzzed.model.devices["droplet"]):
+    for issue in device_issues("droplet", fuzzed.model.devices["droplet"]):
         assert issue.path[:2] == ("devices", "droplet"), issue
         assert issue.message
 

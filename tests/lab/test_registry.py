@@ -73,3 +73,41 @@ def test_an_unimportable_class_is_a_clear_error(
     )
     with pytest.raises(RegistryError, match=r"cannot import mylab\.nowhere:Ghost"):
         registry.twin_class("ghost")
+
+
+def test_device_options_are_parsed_once_on_the_way_down(
+    sim_lab_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry parses each device's options once; the lab builds the device from them."""
+    from labctl.devices.environment import EnvironmentSensorOptions
+    from labctl.lab.session import Lab
+
+    calls: list[Any] = []
+    original = EnvironmentSensorOptions.model_validate.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[EnvironmentSensorOptions], *args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0] if args else kwargs)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(EnvironmentSensorOptions, "model_validate", classmethod(counted))
+    with Lab.from_config(sim_lab_config, with_store=False) as lab:
+        sensors = [name for name, device in lab.devices.items() if device in lab.sensors()]
+    assert len(sensors) == 2
+    assert len(calls) == len(sensors)
+
+
+def test_the_registry_alone_says_which_drivers_a_kind_has() -> None:
+    from labctl.config import DeviceConfig
+
+    wrong = DeviceConfig.model_validate(
+        {"kind": "stage", "driver": "marlin", "address": "socket://127.0.0.1:1"}
+    )
+    (issue,) = registry.device_issues("stage", wrong)
+    assert issue.path == ("devices", "stage", "driver")
+    assert "known drivers: grbl" in issue.message
+
+
+def test_the_potentiostat_speaks_exactly_the_drivers_the_registry_names() -> None:
+    from labctl.devices.potentiostat.device import _DRIVERS
+
+    assert set(registry.device_kinds()["potentiostat"]) == set(_DRIVERS)

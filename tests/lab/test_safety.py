@@ -13,6 +13,7 @@ import pytest
 
 from labctl.config import parse_config
 from labctl.devices.environment import EnvironmentSensor
+from labctl.lab.registry import build_device
 from labctl.lab.rewind import RewindSafeDispatcher
 from labctl.lab.safety import EnvironmentWatch, SafetyOptions, environment_suspenders
 
@@ -38,7 +39,7 @@ FAST = SafetyOptions(period=0.05, hysteresis=0.05, settle=0.2)
 @pytest.fixture
 def watched(environment_twin: Any) -> Iterator[tuple[EnvironmentSensor, EnvironmentWatch]]:
     config = parse_config(CONFIG).model.devices["glovebox"]
-    device = EnvironmentSensor.from_config("glovebox", config, environment_twin.address)
+    device = build_device("glovebox", config, environment_twin.address)
     device.connect()
     watch = EnvironmentWatch(device, FAST.period)
     watch.start()

@@ -14,6 +14,7 @@ from labctl.config import DeviceConfig
 from labctl.devices.potentiostat.device import Potentiostat
 from labctl.devices.potentiostat.techniques import CA, LSV
 from labctl.errors import SafetyLimitError
+from labctl.lab.registry import build_device
 from labctl.plans.techniques import measure
 from labctl.simulators.scpi_smu.twin import ScpiSmuTwin
 from labctl.units import ureg
@@ -34,7 +35,7 @@ def potentiostat() -> Iterator[Potentiostat]:
             "limits": {"potential": {"low": "0 V", "high": "4.5 V"}},
         }
     )
-    device = Potentiostat.from_config("pstat", config, twin.address)
+    device = build_device("pstat", config, twin.address)
     device.connect()
     yield device
     device.close()

@@ -18,7 +18,7 @@ from labctl.devices.dispensing.balance_protocol import (
     BalanceUnderloadError,
 )
 from labctl.errors import DeviceConnectionError, DeviceTimeout, ProtocolError
-from labctl.lab.registry import device_class, twin_class
+from labctl.lab.registry import build_device, device_class, device_issues, twin_class
 from labctl.simulators.mtsics.instrument import SimulatedBalance
 from labctl.simulators.mtsics.twin import MtSicsTwin
 from labctl.simulators.world import Mixture, World
@@ -54,7 +54,7 @@ def served(world: World) -> Iterator[tuple[MtSicsTwin, Balance]]:
     twin = MtSicsTwin.from_config(
         "balance", config, config.twin, seed=4, time_scale=0, world=world
     )
-    balance = Balance.from_config("balance", config, twin.start())
+    balance = build_device("balance", config, twin.start())
     try:
         balance.connect()
         yield twin, balance
@@ -217,7 +217,7 @@ def test_config_checks() -> None:
             "limits": {"mass": {"high": "200 g"}},
         }
     )
-    messages = [str(issue) for issue in Balance.check_config("balance", config)]
+    messages = [str(issue) for issue in device_issues("balance", config)]
     assert any("options.stable" in message for message in messages)
     twin_issues = MtSicsTwin.check_config(
         "balance",

@@ -12,6 +12,7 @@ from bluesky import plans as bp
 from labctl.config import DeviceConfig
 from labctl.devices.dispensing.balance import Balance
 from labctl.devices.dispensing.pump import SyringePump
+from labctl.lab.registry import build_device
 from labctl.lab.session import Lab
 from labctl.simulators.cavro.twin import CavroTwin
 from labctl.simulators.mtsics.twin import MtSicsTwin
@@ -55,8 +56,8 @@ def bench() -> Iterator[tuple[World, CavroTwin, SyringePump, MtSicsTwin, Balance
     balance_twin = MtSicsTwin.from_config(
         "balance", balance_config, balance_config.twin, seed=6, time_scale=0, world=world
     )
-    pump = SyringePump.from_config("pump", pump_config, pump_twin.start())
-    balance = Balance.from_config("balance", balance_config, balance_twin.start())
+    pump = build_device("pump", pump_config, pump_twin.start())
+    balance = build_device("balance", balance_config, balance_twin.start())
     try:
         pump.connect()
         balance.connect()

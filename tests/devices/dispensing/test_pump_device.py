@@ -29,7 +29,7 @@ from labctl.errors import (
     SafetyLimitError,
     UnitError,
 )
-from labctl.lab.registry import device_class, twin_class
+from labctl.lab.registry import build_device, device_class, device_issues, twin_class
 from labctl.simulators.cavro.instrument import PortBinding, SimulatedPump
 from labctl.simulators.cavro.twin import CavroTwin
 from labctl.simulators.world import Stock, World
@@ -79,7 +79,7 @@ def served(world: World) -> Iterator[tuple[CavroTwin, SyringePump]]:
     assert config.twin is not None
     twin = CavroTwin.from_config("pump", config, config.twin, seed=1, time_scale=0, world=world)
     address = twin.start()
-    pump = SyringePump.from_config("pump", config, address)
+    pump = build_device("pump", config, address)
     try:
         pump.connect()
         yield twin, pump
@@ -426,7 +426,7 @@ def test_stop_terminates_a_move(world: World) -> None:
 
 def test_config_checks_name_the_key() -> None:
     config = pump_config(allowed_ports=[1, 7])
-    issues = SyringePump.check_config("pump", config)
+    issues = device_issues("pump", config)
     assert any("port 7" in issue.message for issue in issues)
     bad_limit = DeviceConfig.model_validate(
         {
@@ -437,10 +437,10 @@ def test_config_checks_name_the_key() -> None:
             "limits": {"volume": {"high": "1 g"}, "speed": {"high": "1 mL/s"}},
         }
     )
-    messages = [str(issue) for issue in SyringePump.check_config("pump", bad_limit)]
+    messages = [str(issue) for issue in device_issues("pump", bad_limit)]
     assert any("limits.volume.high" in message for message in messages)
     assert any("limits.speed" in message for message in messages)
     no_volume = DeviceConfig.model_validate(
         {"kind": "syringe-pump", "driver": "cavro", "address": "COM3", "options": {}}
     )
-    assert any("syringe_volume" in str(i) for i in SyringePump.check_config("p", no_volume))
+    assert any("syringe_volume" in str(i) for i in device_issues("p", no_volume))

@@ -29,6 +29,7 @@ from labctl.devices.potentiostat.techniques import (
     PulseTrain,
 )
 from labctl.errors import CommunicationError, ConfigError, SafetyLimitError
+from labctl.lab.registry import build_device
 from labctl.units import ureg
 
 TIMEOUT = 0.5
@@ -82,7 +83,7 @@ def _config(driver: str, **limits: Any) -> DeviceConfig:
 def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
     twin = _twin(request.param)
     twin.start()
-    device = Potentiostat.from_config("pstat", _config(request.param), twin.address)
+    device = build_device("pstat", _config(request.param), twin.address)
     device.connect()
     yield Rig(request.param, twin, device)
     device.close()
@@ -436,7 +437,7 @@ def _shorting_rig(
     config = _config(driver).model_copy(
         update={"options": {"electrode_area": "0.5 cm**2", "interlocks": interlocks or {}}}
     )
-    device = Potentiostat.from_config("pstat", config, twin.address)
+    device = build_device("pstat", config, twin.address)
     device.connect()
     return twin, device
 
@@ -485,7 +486,7 @@ def test_reaching_the_compliance_voltage_trips_the_interlock() -> None:
 
     twin = ScpiSmuTwin(seed=3)
     twin.start()
-    device = Potentiostat.from_config("pstat", _config("scpi"), twin.address)
+    device = build_device("pstat", _config("scpi"), twin.address)
     device.connect()
     try:
         # A strip long after the plated metal is gone: the potential runs to the compliance.

@@ -22,6 +22,7 @@ from labctl.config import DeviceConfig, TwinConfig
 from labctl.devices.potentiostat.device import Potentiostat
 from labctl.devices.potentiostat.techniques import CA, CP, CV, EIS
 from labctl.errors import ProtocolError
+from labctl.lab.registry import build_device
 from labctl.simulators.electrolyte.composition import Composition
 from labctl.simulators.electrolyte.model import electrolyte_properties
 from labctl.simulators.methodscript.twin import MethodScriptTwin
@@ -43,7 +44,7 @@ def _device(driver: str, address: str, limits: dict[str, Any] | None = None) -> 
             "limits": limits or {},
         }
     )
-    device = Potentiostat.from_config(f"pstat_{driver}", config, address)
+    device = build_device(f"pstat_{driver}", config, address)
     device.connect()
     return device
 

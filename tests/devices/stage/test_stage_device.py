@@ -17,6 +17,7 @@ from labctl.config import DeviceConfig
 from labctl.devices.stage.device import Stage
 from labctl.devices.stage.errors import MoveStopped, StageAlarm
 from labctl.errors import SafetyLimitError, UnitError
+from labctl.lab.registry import build_device, device_issues
 from labctl.simulators.grbl.twin import GrblTwin, GrblTwinOptions
 from labctl.units import ureg
 
@@ -55,7 +56,7 @@ class Rig:
 def _rig(time_scale: float = 0.0, limits: dict[str, Any] | None = None, **twin: Any) -> Rig:
     grbl = GrblTwin(GrblTwinOptions(surface_z=2.0, **twin), time_scale=time_scale, name="stage")
     grbl.start()
-    stage = Stage.from_config("stage", _config(limits), grbl.address)
+    stage = build_device("stage", _config(limits), grbl.address)
     stage.connect()
     return Rig(grbl, stage)
 
@@ -216,14 +217,14 @@ def test_check_config_names_every_problem() -> None:
         },
         feed="2 V",
     )
-    issues = {issue.key_path: issue.message for issue in Stage.check_config("stage", config)}
+    issues = {issue.key_path: issue.message for issue in device_issues("stage", config)}
     assert "devices.stage.options.feed" in issues
     assert "devices.stage.limits.x.low" in issues
     assert "devices.stage.limits.w" in issues
     assert "Z floor" in issues["devices.stage.limits.z_floor"]
     assert "high" in issues["devices.stage.limits.feed"]
     wrong_driver = _config().model_copy(update={"driver": "marlin"})
-    assert any("driver" in i.key_path for i in Stage.check_config("stage", wrong_driver))
+    assert any("driver" in i.key_path for i in device_issues("stage", wrong_driver))
 
 
 def test_readbacks_update_while_moving(slow_rig: Rig) -> None:
@@ -237,7 +238,7 @@ def test_readbacks_update_while_moving(slow_rig: Rig) -> None:
 def test_home_on_connect() -> None:
     twin = GrblTwin(GrblTwinOptions(), name="stage")
     twin.start()
-    stage = Stage.from_config("stage", _config(home_on_connect=True), twin.address)
+    stage = build_device("stage", _config(home_on_connect=True), twin.address)
     try:
         assert twin.state == "Alarm"
         stage.connect()
