@@ -11,7 +11,8 @@ real instruments and cables do, so drivers prove they fail clearly and recover:
 Instrument-level faults (error replies, refused requests) belong to each twin's session. A
 session that sends on its own (a running script streaming data) gets a sender through its
 ``attach(send)`` method; the sender obeys the same faults. :class:`ServedTwin` is the lifecycle
-every such twin shares.
+every such twin shares; :class:`InstrumentTwin` adds what the twins of one simulated instrument
+object with an ``instrument_error`` fault share.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, Self
+from typing import Generic, Literal, Protocol, Self, TypeVar
 
 from labctl.protocols import TwinSession
 
-__all__ = ["GARBAGE", "Fault", "ServedTwin", "TcpTwinServer"]
+__all__ = [
+    "GARBAGE",
+    "Fault",
+    "FaultableInstrument",
+    "InstrumentTwin",
+    "ServedTwin",
+    "TcpTwinServer",
+]
 
 Fault = Literal["drop", "silence", "garbage"]
 
@@ -200,20 +208,31 @@ class TcpTwinServer:
 class ServedTwin:
     """What every twin served by one :class:`TcpTwinServer` shares: address, lifecycle, faults.
 
-    A subclass sets :attr:`server` and :attr:`name`, formats its driver's address
-    (:meth:`_address_for`) and handles its instrument-level faults
-    (:meth:`_instrument_fault`, called with ``None`` to clear them).
+    A subclass makes the session of one connection (:meth:`session`) and handles its
+    instrument-level faults (:meth:`_instrument_fault`, called with ``None`` to clear them). The
+    driver's address is the pyserial URL ``socket://HOST:PORT`` unless the subclass formats
+    another (:meth:`_address_for`).
+
+    Args:
+        name: for thread names and messages.
     """
 
-    server: TcpTwinServer
-    name: str
     instrument_faults: frozenset[str] = frozenset({"instrument_error"})
     chaos_instrument_faults: frozenset[str] | None = None
     """The instrument faults chaos mode may start (``None``: all of them)."""
     _address = ""
 
-    def _address_for(self, host: str, port: int) -> str:
+    def __init__(self, *, name: str) -> None:
+        self.name = name
+        self.server = TcpTwinServer(self.session, name=name)
+
+    def session(self) -> TwinSession:
+        """A new session for one connection (in-memory tests feed it directly)."""
         raise NotImplementedError
+
+    def _address_for(self, host: str, port: int) -> str:
+        """The address the driver opens to reach ``host:port`` (a pyserial URL by default)."""
+        return f"socket://{host}:{port}"
 
     def _instrument_fault(self, fault: str | None) -> None:
         raise NotImplementedError
@@ -277,3 +296,43 @@ class ServedTwin:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class FaultableInstrument(Protocol):
+    """A simulated instrument that keeps its own time scale and takes an injected error."""
+
+    time_scale: float
+
+    def inject_error(self) -> None:
+        """Make the instrument's next operation fail with its own error reply."""
+
+    def clear_error(self) -> None:
+        """Forget an injected error no operation has met yet."""
+
+
+_Instrument = TypeVar("_Instrument", bound=FaultableInstrument)
+
+
+class InstrumentTwin(ServedTwin, Generic[_Instrument]):
+    """A :class:`ServedTwin` of one simulated instrument (:attr:`instrument`).
+
+    Its only instrument fault is ``instrument_error`` (the instrument's :meth:`inject_error`) and
+    its time scale is the instrument's, so a test or chaos run changes both in one place.
+    """
+
+    instrument: _Instrument
+
+    def _instrument_fault(self, fault: str | None) -> None:
+        if fault is None:
+            self.instrument.clear_error()
+        else:
+            self.instrument.inject_error()
+
+    @property
+    def time_scale(self) -> float:
+        """Simulated seconds per wall second of the instrument's runs (0 = instant)."""
+        return float(self.instrument.time_scale)
+
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        self.instrument.time_scale = value

@@ -53,7 +53,7 @@ from labctl.devices.potentiostat.methodscript_packets import (
 from labctl.devices.potentiostat.methodscript_scripts import ScriptPlan, build_script
 from labctl.errors import CommunicationError, DeviceTimeout, ProtocolError
 from labctl.transports.line import BufferedLineTransport
-from labctl.transports.serial import SerialTransport
+from labctl.transports.link import LineInstrumentLink
 
 __all__ = ["CURRENT_RANGE", "POTENTIAL_WINDOW", "MethodScriptDriver", "TechniqueNotSupportedError"]
 
@@ -84,7 +84,7 @@ class _InstrumentError(ProtocolError):
         self.started = started
 
 
-class MethodScriptDriver:
+class MethodScriptDriver(LineInstrumentLink):
     """A PalmSens MethodSCRIPT instrument (EmStat4, EmStat Pico) as a potentiostat driver.
 
     Args:
@@ -114,31 +114,14 @@ class MethodScriptDriver:
         current_range: float = CURRENT_RANGE,
         potential_window: float = POTENTIAL_WINDOW,
     ) -> None:
-        self.address = address
-        self.device = device
-        self.timeout = timeout
+        super().__init__(
+            address, device=device, timeout=timeout, baudrate=baudrate, transport=transport
+        )
         self.current_range = current_range
         self.potential_window = potential_window
-        self._transport: BufferedLineTransport = transport or SerialTransport(
-            address, device=device, timeout=timeout, baudrate=baudrate
-        )
-        self._lock = threading.RLock()
-        self._synced = False
         self._last_error = 0.0
-        self.identity = ""
 
     # -- connection ---------------------------------------------------------------------------
-    def open(self) -> None:
-        """Open the link, abort anything left running and read the identity."""
-        with self._lock:
-            self._ensure_open()
-            self.identity = self.identify()
-
-    def close(self) -> None:
-        """Close the link (idempotent)."""
-        with self._lock:
-            self._drop()
-
     def identify(self) -> str:
         """Instrument, firmware version and serial number (from ``t`` and ``i``)."""
         with self._lock:
@@ -162,10 +145,8 @@ class MethodScriptDriver:
                 self._drop()
                 raise
 
-    def _ensure_open(self) -> None:
-        if self._synced:
-            return
-        self._transport.open()
+    def _synchronise(self) -> None:
+        """Abort a script left running by a lost connection and drain its output."""
         try:
             self._transport.discard_input()
             self._write(b"\n")
@@ -173,12 +154,6 @@ class MethodScriptDriver:
         except CommunicationError:
             self._drop()
             raise
-        self._synced = True
-
-    def _drop(self) -> None:
-        self._synced = False
-        with contextlib.suppress(Exception):
-            self._transport.close()
 
     def _context(self, sent: str) -> MethodScriptContext:
         return MethodScriptContext(self.device, self.address, sent)

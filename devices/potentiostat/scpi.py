@@ -71,6 +71,7 @@ from labctl.errors import (
     DeviceTimeout,
     ProtocolError,
 )
+from labctl.transports.link import InstrumentLink
 
 __all__ = ["ScpiSmuDriver", "TechniqueNotSupportedError"]
 
@@ -97,7 +98,7 @@ _Segment = tuple[str, np.ndarray, float]
 """(source function ``CURR``/``VOLT``, values, delay per point in s)."""
 
 
-class ScpiSmuDriver:
+class ScpiSmuDriver(InstrumentLink):
     """A Keithley 2450-class SMU as a potentiostat driver.
 
     Args:
@@ -129,9 +130,7 @@ class ScpiSmuDriver:
         chunk: int = 200,
         poll_interval: float = 0.02,
     ) -> None:
-        self.address = address
-        self.device = device
-        self.timeout = timeout
+        super().__init__(address, device=device, timeout=timeout)
         self.backend = backend
         self.voltage_limit = voltage_limit
         self.current_limit = current_limit
@@ -139,21 +138,13 @@ class ScpiSmuDriver:
         self.poll_interval = poll_interval
         self._manager: pyvisa.ResourceManager | None = None
         self._resource: Any = None
-        self._lock = threading.RLock()
-        self.identity = ""
         self._read_so_far = 0
 
     # -- connection -------------------------------------------------------------------------
-    def open(self) -> None:
-        """Open the VISA session and check the instrument identifies itself."""
-        with self._lock:
-            self._ensure_open()
-            self.identity = self.identify()
-
     def close(self) -> None:
-        """Close the VISA session (idempotent)."""
+        """Close the VISA session and the resource manager (idempotent)."""
         with self._lock:
-            self._drop()
+            super().close()
             if self._manager is not None:
                 with contextlib.suppress(Exception):
                     self._manager.close()

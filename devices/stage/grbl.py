@@ -33,7 +33,6 @@ queued motion; a reset after a completed hold raises no alarm (interface.md, "Ma
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -61,7 +60,7 @@ from labctl.devices.stage.grbl_protocol import (
 )
 from labctl.errors import CommunicationError, DeviceConnectionError, DeviceTimeout, ProtocolError
 from labctl.transports.line import BufferedLineTransport
-from labctl.transports.serial import SerialTransport
+from labctl.transports.link import LineInstrumentLink
 
 __all__ = ["GrblDriver", "StagePosition"]
 
@@ -76,7 +75,7 @@ AT_TARGET = 0.002
 _MAX_STRAY_LINES = 1000
 
 
-class GrblDriver:
+class GrblDriver(LineInstrumentLink):
     """A GRBL v1.1 controller: homing, absolute moves, status, alarms, hold/resume/reset.
 
     Args:
@@ -109,38 +108,21 @@ class GrblDriver:
     ) -> None:
         if poll_interval <= 0 or motion_margin < 0 or homing_timeout <= 0:
             raise ValueError("poll_interval and homing_timeout must be > 0, motion_margin ≥ 0")
-        self.address = address
-        self.device = device
-        self.timeout = timeout
+        super().__init__(
+            address, device=device, timeout=timeout, baudrate=baudrate, transport=transport
+        )
         self.poll_interval = poll_interval
         self.motion_margin = motion_margin
         self.homing_timeout = homing_timeout
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
-        self._transport: BufferedLineTransport = transport or SerialTransport(
-            address, device=device, timeout=timeout, baudrate=baudrate
-        )
-        self._lock = threading.RLock()
-        self._synced = False
         self._offset: StagePosition = (0.0, 0.0, 0.0)
         self.last_status: StatusReport | None = None
         self.position: StagePosition | None = None
         """Last reported work position, mm (``None`` before the first report)."""
-        self.identity = ""
         self.on_position: Callable[[StagePosition], None] | None = None
         """Called with the work position of every status report (live readbacks)."""
 
     # -- connection ---------------------------------------------------------------------------
-    def open(self) -> None:
-        """Open the link, check a GRBL controller answers, and read its build info."""
-        with self._lock:
-            self._ensure_open()
-            self.identity = self.identify()
-
-    def close(self) -> None:
-        """Close the link (idempotent)."""
-        with self._lock:
-            self._drop()
-
     def identify(self) -> str:
         """``GRBL <version>`` and the build string, from ``$I``."""
         messages = self._guarded(lambda: self._command(BUILD_INFO))
@@ -150,10 +132,8 @@ class GrblDriver:
                 return f"GRBL {version}" + (f" ({build})" if build else "")
         return "GRBL"
 
-    def _ensure_open(self) -> None:
-        if self._synced:
-            return
-        self._transport.open()
+    def _synchronise(self) -> None:
+        """Wait for a first status report: a GRBL controller answers, in step with the driver."""
         deadline = time.monotonic() + self.connect_timeout
         while True:
             try:
@@ -171,12 +151,6 @@ class GrblDriver:
             except CommunicationError:
                 self._drop()
                 raise
-        self._synced = True
-
-    def _drop(self) -> None:
-        self._synced = False
-        with contextlib.suppress(Exception):
-            self._transport.close()
 
     def _guarded(self, action: Callable[[], _T]) -> _T:
         """Run ``action`` in step with the controller.

@@ -16,12 +16,12 @@ the next move); :meth:`CavroTwin.inject_error` puts any error code into the next
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
+from labctl.config import DeviceConfig
 from labctl.errors import ConfigError, ConfigIssue, UnitError
 from labctl.simulators.cavro.instrument import (
     CavroBus,
@@ -29,7 +29,8 @@ from labctl.simulators.cavro.instrument import (
     PortBinding,
     SimulatedPump,
 )
-from labctl.simulators.serving import ServedTwin, TcpTwinServer
+from labctl.simulators.serving import ServedTwin
+from labctl.simulators.twin import ConfiguredTwin, twin_options_path
 from labctl.simulators.world import Stock, World
 from labctl.units import parse_quantity, to_magnitude
 
@@ -113,7 +114,7 @@ class CavroTwinOptions(BaseModel):
     vial_density: float = Field(default=1.2, gt=0)
 
 
-class CavroTwin(ServedTwin):
+class CavroTwin(ConfiguredTwin[CavroTwinOptions], ServedTwin):
     """Simulated Cavro pumps on one serial line, served on loopback TCP.
 
     Args:
@@ -122,11 +123,11 @@ class CavroTwin(ServedTwin):
     """
 
     kind: ClassVar[str] = "cavro"
+    Options = CavroTwinOptions
 
     def __init__(self, pumps: dict[int, SimulatedPump], *, name: str = "cavro") -> None:
+        super().__init__(name=name)
         self.bus = CavroBus(pumps)
-        self.name = name
-        self.server = TcpTwinServer(self.session, name=name)
 
     def session(self) -> CavroBusSession:
         """A new connection to the line (in-memory tests feed it directly)."""
@@ -139,13 +140,11 @@ class CavroTwin(ServedTwin):
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        where = ("devices", name, "twin", "options")
-        try:
-            options = CavroTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, where)
+    def check_options(
+        cls, name: str, device: DeviceConfig, options: CavroTwinOptions
+    ) -> list[ConfigIssue]:
+        """Valve ports beyond the device's ``ports`` and ports bound twice, with key paths."""
+        where = twin_options_path(name)
         ports = int(device.options.get("ports", 9))
         issues = []
         for group in ("stocks", "vials", "cells"):
@@ -167,22 +166,18 @@ class CavroTwin(ServedTwin):
         return issues
 
     @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: CavroTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> CavroTwin:
-        """Build the twin of pump ``name``, acting on ``world`` (a private world if ``None``)."""
-        where = ("devices", name, "twin", "options")
-        issues = cls.check_config(name, device, twin)
-        if issues:
-            raise ConfigError("<config>", issues)
-        options = CavroTwinOptions.model_validate(twin.options)
+        world: World | None,
+    ) -> Self:
+        """The twin of pump ``name``, acting on ``world`` (a private world if ``None``)."""
+        where = twin_options_path(name)
         world = world if world is not None else World(seed)
         with world.lock:
             for spec in options.define_stocks:
@@ -226,7 +221,6 @@ class CavroTwin(ServedTwin):
         )
         return cls({int(device.options.get("pump_address", 1)): pump}, name=name)
 
-    # -- serving --------------------------------------------------------------------------------
     # -- faults ---------------------------------------------------------------------------------
     def inject_error(self, code: int) -> None:
         """The next answer of every pump carries error ``code`` (1…15)."""
@@ -235,9 +229,6 @@ class CavroTwin(ServedTwin):
 
     instrument_faults = _INSTRUMENT_FAULTS
     chaos_instrument_faults = frozenset({"clog", "plunger_overload"})
-
-    def _address_for(self, host: str, port: int) -> str:
-        return f"socket://{host}:{port}"
 
     def _instrument_fault(self, fault: str | None) -> None:
         for pump in self.bus.pumps.values():

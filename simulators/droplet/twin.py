@@ -29,14 +29,15 @@ Config::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig, issues_from_validation_error
-from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.config import DeviceConfig
+from labctl.errors import ConfigIssue, LabctlError
 from labctl.simulators.droplet.world import DropletCell, DropletSubstrate, install
 from labctl.simulators.electrochem.presets import PRESETS
+from labctl.simulators.twin import ConfiguredTwin, twin_options_path
 from labctl.simulators.world import World
 from labctl.units import parse_quantity, to_magnitude
 
@@ -78,6 +79,8 @@ def _geometry(device: DeviceConfig) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise LabctlError("the droplet cell's options need a 'substrate' section")
     origin = raw.get("origin") or {}
+    if not isinstance(origin, dict):
+        raise LabctlError("the substrate's origin must be {x: …, y: …} with units")
     return {
         "name": str(raw.get("name", "substrate")),
         "rows": int(raw["rows"]),
@@ -90,7 +93,7 @@ def _geometry(device: DeviceConfig) -> dict[str, Any]:
     }
 
 
-class DropletCellTwin:
+class DropletCellTwin(ConfiguredTwin[DropletCellTwinOptions]):
     """Installs the droplet glue into the world (no server; see the module docstring).
 
     Args:
@@ -103,6 +106,7 @@ class DropletCellTwin:
     """
 
     kind: ClassVar[str] = "droplet-cell"
+    Options = DropletCellTwinOptions
 
     def __init__(
         self,
@@ -126,18 +130,17 @@ class DropletCellTwin:
         )
 
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options`` (and the preset's name), with key paths."""
-        where = ("devices", name, "twin", "options")
-        try:
-            options = DropletCellTwinOptions.model_validate(twin.options)
-        except ValidationError as error:
-            return issues_from_validation_error(error, where)
+    def check_options(
+        cls, name: str, device: DeviceConfig, options: DropletCellTwinOptions
+    ) -> list[ConfigIssue]:
+        """An unknown preset and an unreadable ``options.substrate`` of the device."""
         issues: list[ConfigIssue] = []
         if options.preset not in PRESETS:
             issues.append(
                 ConfigIssue(
-                    (*where, "preset"), f"known presets: {', '.join(PRESETS)}", options.preset
+                    (*twin_options_path(name), "preset"),
+                    f"known presets: {', '.join(PRESETS)}",
+                    options.preset,
                 )
             )
         try:
@@ -149,22 +152,18 @@ class DropletCellTwin:
         return issues
 
     @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: DropletCellTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> DropletCellTwin:
-        """Build the glue for droplet cell ``name`` in ``world`` (a private one if ``None``)."""
+        world: World | None,
+    ) -> Self:
+        """The glue for droplet cell ``name`` in ``world`` (a private one if ``None``)."""
         del time_scale
-        issues = cls.check_config(name, device, twin)
-        if issues:
-            raise ConfigError("<config>", issues)
-        options = DropletCellTwinOptions.model_validate(twin.options)
         geometry = _geometry(device)
         diameter = options.contact_diameter * 1e-3
         substrate = DropletSubstrate(

@@ -18,19 +18,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from asyncua import Server, ua
 from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig
-from labctl.errors import ConfigIssue
+from labctl.config import DeviceConfig
 from labctl.simulators.environment.model import (
     ChannelModel,
     EnvironmentModel,
     default_channel_model,
 )
-from labctl.simulators.twin import twin_option_issues, twin_options
+from labctl.simulators.twin import ConfiguredTwin
 from labctl.simulators.world import World
 from labctl.transports.background_loop import BackgroundLoop
 
@@ -82,7 +81,7 @@ class EnvironmentTwinOptions(BaseModel):
     channels: dict[str, TwinChannel] = Field(default_factory=dict)
 
 
-class EnvironmentTwin:
+class EnvironmentTwin(ConfiguredTwin[EnvironmentTwinOptions]):
     """A simulated environment controller speaking OPC UA.
 
     Args:
@@ -94,6 +93,7 @@ class EnvironmentTwin:
     """
 
     kind: ClassVar[str] = "opcua-environment"
+    Options = EnvironmentTwinOptions
 
     def __init__(
         self,
@@ -124,32 +124,21 @@ class EnvironmentTwin:
         self.reads = 0
 
     @classmethod
-    def check_config(
-        cls,
-        name: str,
-        device: DeviceConfig,  # noqa: ARG003 — the registry's checker signature
-        twin: TwinConfig,
-    ) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        return twin_option_issues(EnvironmentTwinOptions, name, twin)
-
-    @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: EnvironmentTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> EnvironmentTwin:
-        """Build the twin that serves the nodes ``device`` is configured to read.
+        world: World | None,
+    ) -> Self:
+        """The twin that serves the nodes ``device`` is configured to read.
 
         The glovebox atmosphere is not part of the shared ``world`` (nothing else acts on it).
         """
-        del world
-        options = twin_options(EnvironmentTwinOptions, name, twin)
+        del name, world
         raw_channels = device.options.get("channels", {})
         channels = {
             channel: (str(spec["node"]), str(spec.get("units", "")))

@@ -20,17 +20,16 @@ switch half way: ``ALARM:1``) and ``contact_loss`` (the droplet reports no conta
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from labctl.config import DeviceConfig, TwinConfig
-from labctl.errors import ConfigIssue
+from labctl.config import DeviceConfig
 from labctl.simulators.grbl.machine import GrblMachine, MachineSettings
 from labctl.simulators.grbl.session import GrblSession
 from labctl.simulators.grbl.stage_world import StageState, stage_state
-from labctl.simulators.serving import ServedTwin, TcpTwinServer
-from labctl.simulators.twin import twin_option_issues, twin_options
+from labctl.simulators.serving import ServedTwin
+from labctl.simulators.twin import ConfiguredTwin
 from labctl.simulators.world import World
 
 __all__ = ["GrblTwin", "GrblTwinOptions"]
@@ -116,7 +115,7 @@ class GrblTwinOptions(BaseModel):
         )
 
 
-class GrblTwin(ServedTwin):
+class GrblTwin(ConfiguredTwin[GrblTwinOptions], ServedTwin):
     """A simulated GRBL v1.1 XYZ stage.
 
     Args:
@@ -128,6 +127,7 @@ class GrblTwin(ServedTwin):
     """
 
     kind: ClassVar[str] = "grbl"
+    Options = GrblTwinOptions
 
     def __init__(
         self,
@@ -139,8 +139,8 @@ class GrblTwin(ServedTwin):
         name: str = "grbl",
     ) -> None:
         del seed
+        super().__init__(name=name)
         self.options = options or GrblTwinOptions()
-        self.name = name
         self.stage = stage or StageState(name)
         self.stage.substrate = self.options.substrate
         if self.options.surface_z is not None:
@@ -148,32 +148,24 @@ class GrblTwin(ServedTwin):
         self.machine = GrblMachine(
             self.options.settings(), time_scale=time_scale, stage=self.stage
         )
-        self.server = TcpTwinServer(self.session, name=name)
 
     def session(self) -> GrblSession:
         """A new connection to the controller (in-memory tests feed it directly)."""
         return GrblSession(self.machine)
 
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        del device
-        return twin_option_issues(GrblTwinOptions, name, twin)
-
-    @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: GrblTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> GrblTwin:
-        """Build the twin of stage ``name``, its state in ``world.stages[name]``."""
+        world: World | None,
+    ) -> Self:
+        """The twin of stage ``name``, its state in ``world.stages[name]`` (when there is one)."""
         del device
-        options = twin_options(GrblTwinOptions, name, twin)
         stage = None
         if world is not None:
             stage = stage_state(world, name)
@@ -183,7 +175,6 @@ class GrblTwin(ServedTwin):
                     options = options.model_copy(update={"surface_z": surface})
         return cls(options, seed=seed, time_scale=time_scale, stage=stage, name=name)
 
-    # -- serving ------------------------------------------------------------------------------
     # -- what tests and other twins ask -------------------------------------------------------
     @property
     def time_scale(self) -> float:
@@ -222,9 +213,6 @@ class GrblTwin(ServedTwin):
     # -- faults -------------------------------------------------------------------------------
 
     instrument_faults = frozenset({"alarm", "contact_loss"})
-
-    def _address_for(self, host: str, port: int) -> str:
-        return f"socket://{host}:{port}"
 
     def _instrument_fault(self, fault: str | None) -> None:
         if fault == "alarm":

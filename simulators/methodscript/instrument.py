@@ -83,6 +83,11 @@ class MethodScriptInstrument:
         with self.lock:
             self.pending_error = True
 
+    def clear_error(self) -> None:
+        """End an :meth:`inject_error` fault that no script has met yet."""
+        with self.lock:
+            self.pending_error = False
+
     def new_run(
         self, lines: list[str], abort: threading.Event, pace: Callable[[float], None]
     ) -> ScriptRun | str:

@@ -20,17 +20,16 @@ of it — and ``instrument_error`` makes the next script stop at its first measu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig
-from labctl.errors import ConfigIssue
+from labctl.config import DeviceConfig
 from labctl.simulators.electrochem import CellState, cell_state, respond
 from labctl.simulators.methodscript.instrument import MethodScriptInstrument, MethodScriptSession
 from labctl.simulators.methodscript.interpreter import InstrumentLimits, Respond
-from labctl.simulators.serving import ServedTwin, TcpTwinServer
-from labctl.simulators.twin import twin_option_issues, twin_options
+from labctl.simulators.serving import InstrumentTwin
+from labctl.simulators.twin import ConfiguredTwin
 from labctl.simulators.world import World
 
 __all__ = ["MethodScriptTwin", "MethodScriptTwinOptions"]
@@ -54,7 +53,9 @@ class MethodScriptTwinOptions(BaseModel):
     max_frequency: float = Field(default=200e3, gt=0)
 
 
-class MethodScriptTwin(ServedTwin):
+class MethodScriptTwin(
+    ConfiguredTwin[MethodScriptTwinOptions], InstrumentTwin[MethodScriptInstrument]
+):
     """A simulated PalmSens EmStat4 HR (MethodSCRIPT) on loopback TCP.
 
     Args:
@@ -67,6 +68,7 @@ class MethodScriptTwin(ServedTwin):
     """
 
     kind: ClassVar[str] = "methodscript"
+    Options = MethodScriptTwinOptions
 
     def __init__(
         self,
@@ -78,39 +80,31 @@ class MethodScriptTwin(ServedTwin):
         limits: InstrumentLimits | None = None,
         name: str = "methodscript",
     ) -> None:
+        super().__init__(name=name)
         if state is None:
             own = CellState()
             state = lambda: own  # noqa: E731
         self.instrument = MethodScriptInstrument(
             model or respond, state, seed=seed, time_scale=time_scale, limits=limits
         )
-        self.name = name
-        self.server = TcpTwinServer(self.session, name=name)
 
     def session(self) -> MethodScriptSession:
         """A new link to the instrument (in-memory tests feed it directly)."""
         return MethodScriptSession(self.instrument, name=self.name)
 
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        del device
-        return twin_option_issues(MethodScriptTwinOptions, name, twin)
-
-    @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: MethodScriptTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> MethodScriptTwin:
-        """Build the twin for device ``name``."""
+        world: World | None,
+    ) -> Self:
+        """The twin of potentiostat ``name``, measuring ``world``'s cell ``options.cell``."""
         del device
-        options = twin_options(MethodScriptTwinOptions, name, twin)
         limits = InstrumentLimits(
             potential=options.max_potential,
             current=options.max_current,
@@ -122,25 +116,6 @@ class MethodScriptTwin(ServedTwin):
             cell_name = options.cell
             state = lambda: cell_state(world, cell_name)  # noqa: E731
         return cls(None, state, seed=seed, time_scale=time_scale, limits=limits, name=name)
-
-    def _address_for(self, host: str, port: int) -> str:
-        return f"socket://{host}:{port}"
-
-    def _instrument_fault(self, fault: str | None) -> None:
-        if fault is None:
-            with self.instrument.lock:
-                self.instrument.pending_error = False
-        else:
-            self.instrument.inject_error()
-
-    @property
-    def time_scale(self) -> float:
-        """Simulated seconds per wall second of streamed runs (0 = instant)."""
-        return float(self.instrument.time_scale)
-
-    @time_scale.setter
-    def time_scale(self, value: float) -> None:
-        self.instrument.time_scale = value
 
     @property
     def output_on(self) -> bool:

@@ -12,16 +12,15 @@ no stable reading, ``S``/``Z``/``T`` answer ``I``), ``overload`` and ``underload
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from labctl.config import DeviceConfig, TwinConfig
-from labctl.errors import ConfigIssue
+from labctl.config import DeviceConfig
 from labctl.simulators.mtsics.instrument import MtSicsSession, SimulatedBalance
-from labctl.simulators.serving import ServedTwin, TcpTwinServer
-from labctl.simulators.twin import twin_option_issues, twin_options
+from labctl.simulators.serving import ServedTwin
+from labctl.simulators.twin import ConfiguredTwin
 from labctl.simulators.world import World
 
 __all__ = ["MtSicsTwin", "MtSicsTwinOptions"]
@@ -57,7 +56,7 @@ class MtSicsTwinOptions(BaseModel):
     serial_number: str = Field(default="B000000001", pattern=r'^[^"\r\n]{1,40}$')
 
 
-class MtSicsTwin(ServedTwin):
+class MtSicsTwin(ConfiguredTwin[MtSicsTwinOptions], ServedTwin):
     """A simulated Mettler-Toledo balance on loopback TCP.
 
     Args:
@@ -66,36 +65,29 @@ class MtSicsTwin(ServedTwin):
     """
 
     kind: ClassVar[str] = "mtsics"
+    Options = MtSicsTwinOptions
 
     def __init__(self, balance: SimulatedBalance, *, name: str = "mtsics") -> None:
+        super().__init__(name=name)
         self.balance = balance
-        self.name = name
-        self.server = TcpTwinServer(self.session, name=name)
 
     def session(self) -> MtSicsSession:
         """A new connection to the balance (in-memory tests feed it directly)."""
         return MtSicsSession(self.balance)
 
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        del device
-        return twin_option_issues(MtSicsTwinOptions, name, twin)
-
-    @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: MtSicsTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> MtSicsTwin:
-        """Build the twin of balance ``name`` weighing a vial of ``world``."""
+        world: World | None,
+    ) -> Self:
+        """The twin of balance ``name`` weighing a vial of ``world`` (a private world if none)."""
         del device
-        options = twin_options(MtSicsTwinOptions, name, twin)
         balance = SimulatedBalance(
             world if world is not None else World(seed),
             vial=options.vial,
@@ -119,9 +111,6 @@ class MtSicsTwin(ServedTwin):
 
     instrument_faults = _INSTRUMENT_FAULTS
     chaos_instrument_faults = frozenset({"unstable"})
-
-    def _address_for(self, host: str, port: int) -> str:
-        return f"socket://{host}:{port}"
 
     def _instrument_fault(self, fault: str | None) -> None:
         with self.balance.lock:

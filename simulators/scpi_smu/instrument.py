@@ -177,6 +177,11 @@ class SmuInstrument:
         with self.lock:
             self.pending_error = (code, message)
 
+    def clear_error(self) -> None:
+        """End an :meth:`inject_error` fault that no command has met yet."""
+        with self.lock:
+            self.pending_error = None
+
     # -- command execution ------------------------------------------------------------------
     def execute(self, command: str) -> str | None:
         """Run one command; return the reply line (without terminator) for a query."""

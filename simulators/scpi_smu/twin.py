@@ -16,17 +16,16 @@ circuit); otherwise the twin measures its own default
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from labctl.config import DeviceConfig, TwinConfig
-from labctl.errors import ConfigIssue
+from labctl.config import DeviceConfig
 from labctl.simulators.electrochem import CellState, cell_state, respond
 from labctl.simulators.scpi_smu.cell import ResponseCell
 from labctl.simulators.scpi_smu.instrument import CellModel, ScpiSmuSession, SmuInstrument
-from labctl.simulators.serving import ServedTwin, TcpTwinServer
-from labctl.simulators.twin import twin_option_issues, twin_options
+from labctl.simulators.serving import InstrumentTwin
+from labctl.simulators.twin import ConfiguredTwin
 from labctl.simulators.world import World
 
 __all__ = ["ScpiSmuTwin", "ScpiSmuTwinOptions"]
@@ -45,7 +44,7 @@ class ScpiSmuTwinOptions(BaseModel):
     cell: str | None = None
 
 
-class ScpiSmuTwin(ServedTwin):
+class ScpiSmuTwin(ConfiguredTwin[ScpiSmuTwinOptions], InstrumentTwin[SmuInstrument]):
     """A simulated Keithley 2450-class SMU on loopback TCP.
 
     Args:
@@ -57,6 +56,7 @@ class ScpiSmuTwin(ServedTwin):
     """
 
     kind: ClassVar[str] = "scpi-smu"
+    Options = ScpiSmuTwinOptions
 
     def __init__(
         self,
@@ -66,33 +66,29 @@ class ScpiSmuTwin(ServedTwin):
         time_scale: float = 0.0,
         name: str = "scpi-smu",
     ) -> None:
+        super().__init__(name=name)
         if cell_model is None:
             own = CellState()
             cell_model = ResponseCell(respond, lambda: own)
         self.instrument = SmuInstrument(cell_model, seed=seed, time_scale=time_scale)
-        self.server = TcpTwinServer(lambda: ScpiSmuSession(self.instrument), name=name)
-        self.name = name
+
+    def session(self) -> ScpiSmuSession:
+        """A new connection's line framing over the one instrument (tests feed it directly)."""
+        return ScpiSmuSession(self.instrument)
 
     @classmethod
-    def check_config(cls, name: str, device: DeviceConfig, twin: TwinConfig) -> list[ConfigIssue]:
-        """Every problem with ``twin.options``, with key paths."""
-        del device
-        return twin_option_issues(ScpiSmuTwinOptions, name, twin)
-
-    @classmethod
-    def from_config(
+    def build(
         cls,
         name: str,
         device: DeviceConfig,
-        twin: TwinConfig,
+        options: ScpiSmuTwinOptions,
         *,
         seed: int,
         time_scale: float,
-        world: World | None = None,
-    ) -> ScpiSmuTwin:
-        """Build the twin for device ``name``."""
+        world: World | None,
+    ) -> Self:
+        """The twin of SMU ``name``, ``world``'s cell ``options.cell`` on its terminals."""
         del device
-        options = twin_options(ScpiSmuTwinOptions, name, twin)
         cell: CellModel | None = None
         if options.cell is not None and world is not None:
             world.cell(options.cell)
@@ -102,22 +98,6 @@ class ScpiSmuTwin(ServedTwin):
 
     def _address_for(self, host: str, port: int) -> str:
         return f"TCPIP::{host}::{port}::SOCKET"
-
-    def _instrument_fault(self, fault: str | None) -> None:
-        if fault is None:
-            with self.instrument.lock:
-                self.instrument.pending_error = None
-        else:
-            self.instrument.inject_error()
-
-    @property
-    def time_scale(self) -> float:
-        """Simulated seconds per wall second (0 = sweeps finish at once)."""
-        return float(self.instrument.time_scale)
-
-    @time_scale.setter
-    def time_scale(self, value: float) -> None:
-        self.instrument.time_scale = value
 
     @property
     def output_on(self) -> bool:
