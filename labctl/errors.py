@@ -21,6 +21,7 @@ __all__ = [
     "DeviceConnectionError",
     "DeviceTimeout",
     "InterlockError",
+    "Interrupted",
     "InventoryError",
     "LabConnectError",
     "LabctlError",
@@ -35,6 +36,13 @@ __all__ = [
 
 class LabctlError(Exception):
     """Root of every error labctl raises on purpose."""
+
+
+class Interrupted(LabctlError):
+    """The operator interrupted the work (Ctrl-C) and it stopped safely (exit code 130).
+
+    The message says what was left and how to go on; the command line prints it as it is.
+    """
 
 
 class LabctlWarning(UserWarning):

@@ -204,8 +204,9 @@ def record_of_run(
     """What one experiment's run amounts to: its stop document decides, then its reducer.
 
     The one reading of a run into a record, for the campaign as it runs and for its history
-    read back from the store (resume, reports). No stop document: interrupted (the process died
-    inside the run). A stop document other than success: failed, with its reason. Otherwise the
+    read back from the store (resume, reports). No stop document, or an aborted run:
+    interrupted (the process died inside the run, or the operator stopped it). A stop document
+    of another failure: failed, with its reason. Otherwise the
     reducer's objectives — failed if it cannot reduce the run or gives a non-finite value.
     Without a reducer a successful run is completed with no outcome.
     """
@@ -213,6 +214,10 @@ def record_of_run(
         return ExperimentRecord(
             iteration, attempt, inputs, "interrupted", uid=uid, reason="no stop document"
         )
+    if stop.get("exit_status") == "abort":
+        # Stopped on purpose (Ctrl-C, an operator's abort): not the experiment's failure.
+        reason = stop.get("reason") or "aborted"
+        return ExperimentRecord(iteration, attempt, inputs, "interrupted", uid=uid, reason=reason)
     if stop.get("exit_status") != "success":
         reason = stop.get("reason") or f"exit status {stop.get('exit_status')}"
         return ExperimentRecord(iteration, attempt, inputs, "failed", uid=uid, reason=reason)

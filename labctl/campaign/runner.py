@@ -8,17 +8,21 @@ store when resuming, and runs :func:`labctl.plans.campaign.campaign` on the lab'
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from labctl.campaign.ledger import campaign_ended, campaign_started
 from labctl.config import CampaignSection, LoadedConfig
-from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, Interrupted, LabctlError
 from labctl.plans.campaign import MsgGenerator, campaign
 from labctl.plans.records import (
     Budget,
     CampaignState,
+    CampaignStopped,
     ExperimentPlan,
     ExperimentRecord,
     FailurePolicy,
@@ -28,6 +32,8 @@ from labctl.plans.records import (
 from labctl.protocols import LabLike
 
 __all__ = [
+    "INTERRUPT_REASON",
+    "CampaignInterrupted",
     "CampaignResult",
     "ExperimentFactory",
     "campaign_plan",
@@ -155,7 +161,26 @@ def campaign_plan(
         metadata={"campaign_name": section.name, "experiment_kind": section.experiment},
         approval=_approval_gate(config),
     )
-    return identifier, plan
+    return identifier, _in_ledger(plan, config, identifier, section.name)
+
+
+def _in_ledger(
+    plan: MsgGenerator, config: LoadedConfig, identifier: str, name: str
+) -> MsgGenerator:
+    """``plan`` with its start and its end written to the lab's campaign ledger.
+
+    An end is a campaign the loop itself ended (budget, patience, wall time, failure policy);
+    a Ctrl-C, a kill or a device's crash leaves it unfinished, for the next ``labctl run``.
+    """
+    directory = config.data_directory
+    campaign_started(directory, identifier, name, str(config.source))
+    try:
+        state = yield from plan
+    except CampaignStopped as error:
+        campaign_ended(directory, identifier, str(error))
+        raise
+    campaign_ended(directory, identifier, state.stop_reason or "ended")
+    return state
 
 
 def _approval_gate(config: LoadedConfig) -> Any:
@@ -178,24 +203,91 @@ def run_campaign(
     lab: LabLike,
     campaign_id: str | None = None,
     on_record: Callable[[ExperimentRecord, CampaignState], None] | None = None,
+    must_exist: bool = True,
 ) -> CampaignResult:
     """Run the config's campaign on ``lab``; with ``campaign_id``, resume that campaign.
+
+    ``must_exist=False`` resumes a campaign that may have no run yet (one the ledger says
+    started, interrupted before its first experiment opened a run).
 
     Raises:
         ConfigError: the config has no campaign section, or names unknown kinds.
         LabctlError: the lab has no store (a campaign's memory is its runs in the store).
         CampaignStopped: too many failures in a row, or a ``stop_on`` interlock tripped.
     """
-    identifier, plan = campaign_plan(config, lab=lab, campaign_id=campaign_id, on_record=on_record)
+    identifier, plan = campaign_plan(
+        config, lab=lab, campaign_id=campaign_id, on_record=on_record, must_exist=must_exist
+    )
     outcome: list[CampaignState] = []
 
     def keep_state() -> Any:
         # The RunEngine may or may not return a plan's result; keep it whichever way.
         outcome.append((yield from plan))
 
+    from bluesky.utils import RunEngineInterrupted
+
     started = time.monotonic()
-    lab.RE(keep_state())
+    try:
+        lab.RE(keep_state())
+    except RunEngineInterrupted:
+        # Ctrl-C: bluesky paused the plan, at its next checkpoint (once) or at once (twice).
+        # Abort it: the plan's cleanup runs (rinse, lift, stop), an experiment's open run is
+        # closed as aborted (recorded as interrupted, retried on resume) and the campaign ends.
+        with _quiet_requested_abort():
+            lab.RE.abort(reason=INTERRUPT_REASON)
+        raise CampaignInterrupted(config, identifier, _completed(lab, identifier)) from None
     return CampaignResult(identifier, outcome[0], time.monotonic() - started)
+
+
+INTERRUPT_REASON = "interrupted by the operator (Ctrl-C)"
+"""The stop document's reason of an experiment a Ctrl-C aborted."""
+
+
+class CampaignInterrupted(Interrupted):
+    """The operator stopped a campaign with Ctrl-C; it stopped safely and can be resumed.
+
+    Args:
+        config: the campaign's config.
+        campaign_id: the campaign.
+        completed: experiments completed so far (every session of the campaign).
+    """
+
+    def __init__(self, config: LoadedConfig, campaign_id: str, completed: int) -> None:
+        self.campaign_id = campaign_id
+        self.completed = completed
+        section = config.model.campaign
+        budget = section.budget.experiments if section is not None else completed
+        super().__init__(
+            f"campaign {campaign_id} interrupted: stopped safely after {completed} of {budget} "
+            "experiments (an experiment cut short is recorded as interrupted and is run again). "
+            f"To go on: labctl run {config.source} (it resumes the campaign; or labctl resume "
+            f"{campaign_id} --config {config.source})"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_requested_abort() -> Iterator[None]:
+    """Keep bluesky from logging the traceback of the abort labctl itself asks for."""
+    from bluesky.utils import RequestAbort
+
+    def keep(record: logging.LogRecord) -> bool:
+        aborted = record.exc_info is not None and isinstance(record.exc_info[1], RequestAbort)
+        return not (aborted and record.getMessage() == "Run aborted")
+
+    logger = logging.getLogger("bluesky")
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
+def _completed(lab: LabLike, campaign_id: str) -> int:
+    """Experiments of ``campaign_id`` the store holds as completed."""
+    from labctl.campaign.history import campaign_history
+
+    records = campaign_history(lab.store, campaign_id)
+    return len({record.iteration for record in records if record.status == "completed"})
 
 
 def best_values(state: CampaignState, directions: Mapping[str, str]) -> dict[str, float]:

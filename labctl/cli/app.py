@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from labctl import __version__
-from labctl.errors import ConfigError, LabctlError
+from labctl.errors import ConfigError, Interrupted, LabctlError
 
 __all__ = ["BadInput", "ConfigArgument", "app", "err", "out", "reports_errors"]
 
@@ -71,6 +71,13 @@ def reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         # escape(): a message's own brackets ("a volume ([length] ** 3)", "solvents[0]") are
         # text, not rich markup that would be swallowed.
+        except Interrupted as error:
+            err.print(
+                f"[bold yellow]interrupted:[/] {escape(str(error))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(130) from None
         except (ConfigError, BadInput) as error:
             err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

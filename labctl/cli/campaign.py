@@ -34,15 +34,41 @@ def run(
         bool,
         typer.Option(help="Write the report when the campaign ends (HTML, CSV, Parquet, JSON-LD)"),
     ] = True,
+    new: Annotated[
+        bool,
+        typer.Option("--new", help="Start a new campaign even if the last one is unfinished."),
+    ] = False,
 ) -> None:
-    """Run the config's campaign; a lab config without one: survey every sensor into the store."""
+    """Run the config's campaign; a lab config without one: survey every sensor into the store.
+
+    A campaign of this config that was interrupted (Ctrl-C, a crash) is resumed, not started
+    again: completed experiments are never repeated. ``--new`` starts a new one.
+    """
     from labctl.config import load_config
     from labctl.lab.session import Lab
     from labctl.lab.survey import survey, survey_table
 
     loaded = load_config(config)  # Lab.from_config checks the rest before anything starts
     if loaded.model.campaign is not None:
-        _run_campaign(loaded, time_scale, campaign_id=None, report=report)
+        from labctl.campaign.ledger import unfinished_campaign
+
+        unfinished = (
+            None if new else unfinished_campaign(loaded.data_directory, loaded.model.campaign.name)
+        )
+        if unfinished is not None:
+            out.print(
+                f"resuming campaign {unfinished.campaign} (started "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(unfinished.started))}, not "
+                "finished); --new starts a new one",
+                highlight=False,
+            )
+        _run_campaign(
+            loaded,
+            time_scale,
+            campaign_id=None if unfinished is None else unfinished.campaign,
+            report=report,
+            must_exist=False,
+        )
         return
     started = time.monotonic()
     with Lab.from_config(loaded, time_scale=time_scale) as lab:
@@ -83,7 +109,12 @@ def resume(
 
 
 def _run_campaign(
-    loaded: Any, time_scale: float | None, campaign_id: str | None, *, report: bool
+    loaded: Any,
+    time_scale: float | None,
+    campaign_id: str | None,
+    *,
+    report: bool,
+    must_exist: bool = True,
 ) -> None:
     from labctl.campaign.history import campaign_history
     from labctl.campaign.runner import run_campaign
@@ -106,7 +137,13 @@ def _run_campaign(
             write_live_pareto(state.records, section, live)
 
         with CampaignProgress(out, section.budget.experiments, done, directions) as progress:
-            result = run_campaign(loaded, lab=lab, campaign_id=campaign_id, on_record=on_record)
+            result = run_campaign(
+                loaded,
+                lab=lab,
+                campaign_id=campaign_id,
+                on_record=on_record,
+                must_exist=must_exist,
+            )
     state = result.state
     out.print(
         f"campaign {result.campaign_id}: {len(state.completed)} completed, "
