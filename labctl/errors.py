@@ -30,6 +30,7 @@ __all__ = [
     "SafetyLimitError",
     "StoreError",
     "UnitError",
+    "UsageError",
     "cause_chain",
 ]
 
@@ -42,6 +43,14 @@ class Interrupted(LabctlError):
     """The operator interrupted the work (Ctrl-C) and it stopped safely (exit code 130).
 
     The message says what was left and how to go on; the command line prints it as it is.
+    """
+
+
+class UsageError(LabctlError):
+    """What was asked for names something that is not there, or cannot be done as asked.
+
+    An unknown campaign, schedule entry or approval; a decision already made. The command line
+    reports it as bad input (exit code 2): the lab and its data are fine, the request was not.
     """
 
 

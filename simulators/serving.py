@@ -78,9 +78,13 @@ class TcpTwinServer:
         if self._listener is not None:
             return self._port
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port or self._port))
-        listener.listen(8)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port or self._port))
+            listener.listen(8)
+        except OSError:  # a taken port: the caller reports it; no socket is left open
+            listener.close()
+            raise
         self.host = host
         self._port = listener.getsockname()[1]
         self._listener = listener

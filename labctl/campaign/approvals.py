@@ -22,14 +22,14 @@ from typing import Any, Literal
 import pint
 
 from labctl.config.envelope import Envelope
-from labctl.errors import LabctlError
+from labctl.errors import UsageError
 
 __all__ = ["ApprovalBook", "ApprovalError", "EnvelopeApproval", "PendingApproval"]
 
 Decision = Literal["approved", "rejected"]
 
 
-class ApprovalError(LabctlError):
+class ApprovalError(UsageError):
     """No such pending approval, or it was already decided."""
 
 

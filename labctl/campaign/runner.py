@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from labctl.campaign.ledger import campaign_ended, campaign_started
 from labctl.config import CampaignSection, LoadedConfig
-from labctl.errors import ConfigError, ConfigIssue, Interrupted, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, Interrupted, LabctlError, UsageError
 from labctl.plans.campaign import MsgGenerator, campaign
 from labctl.plans.records import (
     Budget,
@@ -130,7 +130,7 @@ def campaign_plan(
 
         history = campaign_history(lab.store, campaign_id, reducer)
         if not history and must_exist:
-            raise LabctlError(
+            raise UsageError(
                 f"no runs of campaign {campaign_id!r} in the store at {lab.store.location}"
             )
     identifier = campaign_id or new_campaign_id(section)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from labctl import __version__
-from labctl.errors import ConfigError, Interrupted, LabctlError
+from labctl.errors import ConfigError, Interrupted, LabctlError, UsageError
 
 __all__ = ["BadInput", "ConfigArgument", "app", "err", "out", "reports_errors"]
 
@@ -58,7 +58,7 @@ ConfigArgument = Annotated[
 ]
 
 
-class BadInput(LabctlError):
+class BadInput(UsageError):
     """A command-line argument that cannot be used (exit code 2)."""
 
 
@@ -78,7 +78,7 @@ def reports_errors(command: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(130) from None
-        except (ConfigError, BadInput) as error:
+        except (ConfigError, UsageError) as error:
             err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except LabctlError as error:

@@ -104,6 +104,9 @@ def resume(
 
     loaded = load_config(config)  # Lab.from_config checks the rest before anything starts
     if loaded.model.campaign is None:
+        from labctl.lab.registry import validate_lab_config
+
+        validate_lab_config(loaded)  # the devices' problems first, all of them
         raise BadInput(f"{loaded.source} has no campaign section to resume with")
     _run_campaign(loaded, time_scale, campaign_id=campaign, report=report)
 

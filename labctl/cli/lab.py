@@ -121,7 +121,12 @@ def twin_serve(
         kind, device, device.twin, seed=seed, time_scale=time_scale, world=simulated_world(seed)
     )
     try:
-        address = twin.start(host, port)
+        try:
+            address = twin.start(host, port)
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            raise BadInput(
+                f"the {kind} twin cannot listen on {host}:{port}: {error.strerror or error}"
+            ) from None
         out.print(f"{kind} twin serving at {address}", highlight=False)
         sys.stdout.flush()
         deadline = None if duration is None else time.monotonic() + duration

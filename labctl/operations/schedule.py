@@ -27,12 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, UsageError
 
 __all__ = [
     "Schedule",
     "ScheduleEntry",
     "ScheduleError",
+    "ScheduleRequestError",
     "check_when",
     "run_scheduler",
     "scheduled_submitter",
@@ -43,6 +44,10 @@ _log = logging.getLogger(__name__)
 
 class ScheduleError(LabctlError):
     """A schedule entry cannot be made or the schedule file cannot be read."""
+
+
+class ScheduleRequestError(ScheduleError, UsageError):
+    """A time, a cron expression, a campaign file or an entry id that does not do (bad input)."""
 
 
 @dataclass
@@ -82,7 +87,9 @@ def _parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError) as error:
-        raise ScheduleError(f"{text!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)") from error
+        raise ScheduleRequestError(
+            f"{text!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)"
+        ) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -93,16 +100,16 @@ def check_when(at: object, cron: object) -> None:
         ScheduleError: neither or both given, a bad time or a bad cron expression.
     """
     if (at is None) == (cron is None):
-        raise ScheduleError("give exactly one of --at TIME or --cron EXPRESSION")
+        raise ScheduleRequestError("give exactly one of --at TIME or --cron EXPRESSION")
     if at is not None:
         if not isinstance(at, str):
-            raise ScheduleError(f"{at!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)")
+            raise ScheduleRequestError(f"{at!r} is not a time (ISO 8601, e.g. 2026-11-25T02:00)")
         _parse_time(at)
     if cron is not None:
         from croniter import croniter
 
         if not isinstance(cron, str) or not croniter.is_valid(cron):
-            raise ScheduleError(
+            raise ScheduleRequestError(
                 f"{cron!r} is not a cron expression (5 fields: minute hour day month weekday)"
             )
 
@@ -166,7 +173,7 @@ class Schedule:
         """
         check_when(at, cron)
         if not Path(campaign_config).is_file():
-            raise ScheduleError(f"{campaign_config} does not exist")
+            raise ScheduleRequestError(f"{campaign_config} does not exist")
         if at is not None:
             at = _parse_time(at).isoformat()
         entry = ScheduleEntry(uuid.uuid4().hex[:8], str(Path(campaign_config).resolve()), at, cron)
@@ -189,7 +196,7 @@ class Schedule:
             kept = [entry for entry in entries if entry.id != entry_id]
             if len(kept) == len(entries):
                 known = ", ".join(entry.id for entry in entries) or "none"
-                raise ScheduleError(f"no schedule entry {entry_id!r}; entries: {known}")
+                raise ScheduleRequestError(f"no schedule entry {entry_id!r}; entries: {known}")
             self._save(kept)
 
     def fire_due(self, submit: Callable[[ScheduleEntry], str], now: datetime | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.config import CampaignSection, load_config
-from labctl.errors import ConfigError, ConfigIssue, LabctlError
+from labctl.errors import ConfigError, ConfigIssue, LabctlError, UsageError
 from labctl.plans.records import ExperimentRecord, Reducer
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class UnknownCampaignError(LabctlError):
+class UnknownCampaignError(UsageError):
     """The store has no runs of the campaign asked for."""
 
 
