@@ -15,8 +15,9 @@ lazily: ``import labctl.devices`` does not import ophyd.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from labctl.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from labctl.devices.alarms import AlarmLimits
@@ -51,7 +52,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"labctl.devices.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'labctl.devices' has no attribute {name!r}")
+__getattr__ = lazy_attributes("labctl.devices", _WHERE)

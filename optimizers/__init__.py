@@ -13,8 +13,9 @@ Names are imported lazily: ``import labctl.optimizers`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from labctl.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from labctl.optimizers.base import AskTellOptimizer
@@ -50,7 +51,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"labctl.optimizers.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'labctl.optimizers' has no attribute {name!r}")
+__getattr__ = lazy_attributes("labctl.optimizers", _WHERE)

@@ -17,8 +17,9 @@ Names are imported lazily: ``import labctl.plans`` does not import bluesky.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from labctl.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from labctl.plans.campaign import campaign
@@ -71,7 +72,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"labctl.plans.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'labctl.plans' has no attribute {name!r}")
+__getattr__ = lazy_attributes("labctl.plans", _WHERE)

@@ -9,8 +9,9 @@ worlds), with their references in the docstrings; each twin serves one real prot
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from labctl.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from labctl.simulators.cavro.twin import CavroTwin
@@ -53,7 +54,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"labctl.simulators.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'labctl.simulators' has no attribute {name!r}")
+__getattr__ = lazy_attributes("labctl.simulators", _WHERE)

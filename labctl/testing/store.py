@@ -11,10 +11,11 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from labctl.store.catalog import Store
 
-__all__ = ["prepare_store"]
+__all__ = ["campaign_runs", "prepare_store"]
 
 _template: Path | None = None
 _lock = threading.Lock()
@@ -35,3 +36,25 @@ def prepare_store(directory: Path) -> Path:
             _template = _make_template()
     shutil.copytree(_template, directory, dirs_exist_ok=True)
     return directory
+
+
+def campaign_runs(config: Path) -> list[dict[str, Any]]:
+    """Every campaign run in ``config``'s store: its campaign, iteration and exit status.
+
+    The exit status is ``None`` for a run without a stop document (a process killed inside it).
+    """
+    from labctl.config import load_config
+
+    store = Store.for_config(load_config(config), start_server=False)
+    try:
+        return [
+            {
+                "campaign": run.metadata.get("campaign"),
+                "iteration": run.metadata["iteration"],
+                "status": run.exit_status,
+            }
+            for run in store.runs()
+            if run.metadata.get("campaign")
+        ]
+    finally:
+        store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import socket
 from pathlib import Path
 from typing import Any
@@ -11,24 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from labctl.cli import app
-from labctl.testing.configs import sim_lab_document, write_config
-from labctl.testing.store import prepare_store
+from labctl.testing.configs import toy_campaign_config
 
 runner = CliRunner()
 
 
 def _toy_campaign(directory: Path) -> Path:
-    prepare_store(directory / "data" / "tiled")
-    document = copy.deepcopy(sim_lab_document())
-    document["campaign"] = {
-        "name": "doors",
-        "experiment": "toy-gaussian",
-        "space": {"position": {"low": -1, "high": 1}},
-        "objectives": {"signal": {"direction": "maximize"}},
-        "optimizer": {"kind": "toy-random", "seed": 1},
-        "budget": {"experiments": 2},
-    }
-    return write_config(directory, document)
+    return toy_campaign_config(directory, name="doors", budget=2)
 
 
 def _one_paragraph(output: str) -> str:

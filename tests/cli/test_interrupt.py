@@ -6,7 +6,6 @@ through the real command line; SIGINT is what a terminal's Ctrl-C sends.
 
 from __future__ import annotations
 
-import copy
 import signal
 import subprocess
 import sys
@@ -16,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.config import load_config
-from labctl.store.catalog import Store
-from labctl.testing.configs import sim_lab_document, write_config
-from labctl.testing.store import prepare_store
+from labctl.testing.configs import toy_campaign_config
+from labctl.testing.store import campaign_runs
 
 BUDGET = 6
 
@@ -29,34 +26,7 @@ def _labctl(*args: str) -> list[str]:
 
 
 def _config(directory: Path) -> Path:
-    prepare_store(directory / "data" / "tiled")
-    document = copy.deepcopy(sim_lab_document())
-    document["campaign"] = {
-        "name": "interrupt",
-        "experiment": "toy-gaussian",
-        "experiment_options": {"dwell": 0.3},
-        "space": {"position": {"low": -1, "high": 1}},
-        "objectives": {"signal": {"direction": "maximize"}},
-        "optimizer": {"kind": "toy-random", "seed": 5},
-        "budget": {"experiments": BUDGET},
-    }
-    return write_config(directory, document)
-
-
-def _runs(config: Path) -> list[dict[str, object]]:
-    store = Store.for_config(load_config(config), start_server=False)
-    try:
-        return [
-            {
-                "campaign": run.metadata.get("campaign"),
-                "iteration": run.metadata["iteration"],
-                "status": run.exit_status,
-            }
-            for run in store.runs()
-            if run.metadata.get("campaign")
-        ]
-    finally:
-        store.close()
+    return toy_campaign_config(directory, name="interrupt", budget=BUDGET, dwell=0.3, seed=5)
 
 
 def _interrupt(config: Path, *, presses: int, after_runs: int) -> subprocess.CompletedProcess[str]:
@@ -68,7 +38,7 @@ def _interrupt(config: Path, *, presses: int, after_runs: int) -> subprocess.Com
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if len([run for run in _runs(config) if run["status"] == "success"]) >= after_runs:
+        if len([run for run in campaign_runs(config) if run["status"] == "success"]) >= after_runs:
             break
         time.sleep(0.2)
     assert process.poll() is None, "the campaign ended before it could be interrupted"
@@ -89,13 +59,13 @@ def test_ctrl_c_stops_safely_says_how_to_go_on_and_a_rerun_resumes(
     assert interrupted.returncode == 130, interrupted.stderr
     assert "Traceback" not in interrupted.stderr + interrupted.stdout
     assert "RE.resume" not in interrupted.stderr + interrupted.stdout
-    (campaign,) = {run["campaign"] for run in _runs(config)}
+    (campaign,) = {run["campaign"] for run in campaign_runs(config)}
     message = " ".join(interrupted.stderr.split())
     assert f"campaign {campaign} interrupted: stopped safely after" in message
     assert f"of {BUDGET} experiments" in message
     assert f"To go on: labctl run {config}" in message
     # No run is left open: an experiment cut short was closed as aborted.
-    assert all(run["status"] in ("success", "abort") for run in _runs(config))
+    assert all(run["status"] in ("success", "abort") for run in campaign_runs(config))
 
     rerun = subprocess.run(
         _labctl("run", str(config), "--no-report"),
@@ -106,7 +76,7 @@ def test_ctrl_c_stops_safely_says_how_to_go_on_and_a_rerun_resumes(
     )
     assert rerun.returncode == 0, rerun.stderr
     assert f"resuming campaign {campaign}" in rerun.stdout
-    runs = _runs(config)
+    runs = campaign_runs(config)
     assert {run["campaign"] for run in runs} == {campaign}
     successes = Counter(run["iteration"] for run in runs if run["status"] == "success")
     assert sorted(successes) == list(range(BUDGET)), "an iteration lost"
@@ -122,4 +92,4 @@ def test_ctrl_c_stops_safely_says_how_to_go_on_and_a_rerun_resumes(
     )
     assert again.returncode == 0, again.stderr
     assert "resuming" not in again.stdout
-    assert len({run["campaign"] for run in _runs(config)}) == 2
+    assert len({run["campaign"] for run in campaign_runs(config)}) == 2

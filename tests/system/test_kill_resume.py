@@ -8,7 +8,6 @@ campaign ends with its budget honoured.
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import subprocess
@@ -20,10 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labctl.config import load_config
-from labctl.store.catalog import Store
-from labctl.testing.configs import sim_lab_document, write_config
-from labctl.testing.store import prepare_store
+from labctl.testing.configs import toy_campaign_config
+from labctl.testing.store import campaign_runs
 
 BUDGET = 8
 TRIALS = 10
@@ -31,42 +28,6 @@ TRIALS = 10
 
 def _labctl(*args: str) -> list[str]:
     return [sys.executable, "-P", "-m", "labctl.testing.toy_cli", *args]
-
-
-def _campaign_config(directory: Path, optimizer: str = "toy-random") -> Path:
-    prepare_store(directory / "data" / "tiled")
-    document = copy.deepcopy(sim_lab_document())
-    document["campaign"] = {
-        "name": "crash",
-        "experiment": "toy-gaussian",
-        "experiment_options": {"dwell": 0.5},
-        "space": {"position": {"low": -1, "high": 1}},
-        "objectives": {"signal": {"direction": "maximize"}},
-        "optimizer": {
-            "kind": optimizer,
-            "seed": 11,
-            "options": {"initial_experiments": 2} if optimizer == "botorch-mo" else {},
-        },
-        "budget": {"experiments": BUDGET},
-    }
-    return write_config(directory, document)
-
-
-def _runs(config: Path) -> list[dict[str, object]]:
-    loaded = load_config(config)
-    store = Store.for_config(loaded, start_server=False)
-    try:
-        return [
-            {
-                "campaign": run.metadata.get("campaign"),
-                "iteration": run.metadata["iteration"],
-                "status": run.exit_status,
-            }
-            for run in store.runs()
-            if run.metadata.get("campaign")
-        ]
-    finally:
-        store.close()
 
 
 @pytest.mark.slow
@@ -80,7 +41,9 @@ def _runs(config: Path) -> list[dict[str, object]]:
 def test_kill_9_then_resume_loses_and_repeats_nothing(
     tmp_path: Path, optimizer: str, trial: int
 ) -> None:
-    config = _campaign_config(tmp_path, optimizer)
+    config = toy_campaign_config(
+        tmp_path, name="crash", budget=BUDGET, dwell=0.5, optimizer=optimizer, seed=11
+    )
     rng = np.random.default_rng(1000 + trial)
     env = {**os.environ, "COLUMNS": "120"}
     process = subprocess.Popen(
@@ -95,7 +58,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(
     os.killpg(process.pid, signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL, "the campaign ended before the kill"
 
-    before = _runs(config)
+    before = campaign_runs(config)
     completed_before = Counter(
         int(str(run["iteration"])) for run in before if run["status"] == "success"
     )
@@ -115,7 +78,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
 
-    after = _runs(config)
+    after = campaign_runs(config)
     successes = Counter(int(str(run["iteration"])) for run in after if run["status"] == "success")
     assert sorted(successes) == list(range(BUDGET)), after
     assert all(count == 1 for count in successes.values()), after
