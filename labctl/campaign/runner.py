@@ -258,7 +258,7 @@ class CampaignInterrupted(Interrupted):
         section = config.model.campaign
         budget = section.budget.experiments if section is not None else completed
         super().__init__(
-            f"campaign {campaign_id} interrupted: stopped safely after {completed} of {budget} "
+            f"campaign {campaign_id} stopped safely after {completed} of {budget} "
             "experiments (an experiment cut short is recorded as interrupted and is run again). "
             f"To go on: labctl run {config.source} (it resumes the campaign; or labctl resume "
             f"{campaign_id} --config {config.source})"

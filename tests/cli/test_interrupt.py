@@ -61,7 +61,7 @@ def test_ctrl_c_stops_safely_says_how_to_go_on_and_a_rerun_resumes(
     assert "RE.resume" not in interrupted.stderr + interrupted.stdout
     (campaign,) = {run["campaign"] for run in campaign_runs(config)}
     message = " ".join(interrupted.stderr.split())
-    assert f"campaign {campaign} interrupted: stopped safely after" in message
+    assert f"interrupted: campaign {campaign} stopped safely after" in message
     assert f"of {BUDGET} experiments" in message
     assert f"To go on: labctl run {config}" in message
     # No run is left open: an experiment cut short was closed as aborted.
