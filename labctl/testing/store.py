@@ -39,22 +39,23 @@ def prepare_store(directory: Path) -> Path:
 
 
 def campaign_runs(config: Path) -> list[dict[str, Any]]:
-    """Every campaign run in ``config``'s store: its campaign, iteration and exit status.
+    """Every campaign run in ``config``'s store, from its start and stop documents.
 
-    The exit status is ``None`` for a run without a stop document (a process killed inside it).
+    Each: ``campaign``, ``iteration``, ``attempt``, ``status`` (``None``: no stop document, a
+    process killed inside the run), ``uid``, ``metadata`` (the start document's).
     """
     from labctl.config import load_config
 
-    store = Store.for_config(load_config(config), start_server=False)
-    try:
+    with Store.for_config(load_config(config), in_process=True) as store:
         return [
             {
                 "campaign": run.metadata.get("campaign"),
-                "iteration": run.metadata["iteration"],
+                "iteration": int(run.metadata["iteration"]),
+                "attempt": int(run.metadata.get("attempt", 1)),
                 "status": run.exit_status,
+                "uid": run.uid,
+                "metadata": dict(run.metadata),
             }
             for run in store.runs()
             if run.metadata.get("campaign")
         ]
-    finally:
-        store.close()

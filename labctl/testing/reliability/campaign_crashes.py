@@ -24,6 +24,7 @@ import yaml
 
 from labctl.config import load_config
 from labctl.store.catalog import Store
+from labctl.testing.store import campaign_runs as stored_campaign_runs
 from labctl.testing.store import prepare_store
 
 __all__ = [
@@ -128,36 +129,23 @@ def resume(config: Path, runs: list[dict[str, Any]], *, timeout: float = 900.0) 
 
 
 def campaign_runs(config: Path) -> list[dict[str, Any]]:
-    """Every campaign run in the config's store, with its start metadata and its readings.
+    """Every campaign run (:func:`labctl.testing.store.campaign_runs`) with its readings.
 
-    Each: ``campaign``, ``iteration``, ``attempt``, ``status`` (None: no stop document), ``uid``,
-    ``metadata`` (the start document's), ``streams`` (stream → its table as a list of row dicts,
-    for the streams that read back; an interrupted run's unreadable streams are left out).
+    ``streams``: stream → its table as a list of row dicts, for the streams that read back (an
+    interrupted run's unreadable streams are left out).
     """
-    out: list[dict[str, Any]] = []
+    runs = stored_campaign_runs(config)
     with Store.for_config(load_config(config), in_process=True) as store:
-        for run in store.runs():
-            if not run.metadata.get("campaign"):
-                continue
+        for run in runs:
             streams: dict[str, list[dict[str, Any]]] = {}
             for stream in ("preparation", "site"):
                 try:
-                    frame = store.run(run.uid).stream(stream)
+                    frame = store.run(run["uid"]).stream(stream)
                 except Exception:  # absent, or torn by the kill: not recorded
                     continue
                 streams[stream] = frame.to_dict("records")
-            out.append(
-                {
-                    "campaign": run.metadata.get("campaign"),
-                    "iteration": int(run.metadata["iteration"]),
-                    "attempt": int(run.metadata.get("attempt", 1)),
-                    "status": run.exit_status,
-                    "uid": run.uid,
-                    "metadata": dict(run.metadata),
-                    "streams": streams,
-                }
-            )
-    return out
+            run["streams"] = streams
+    return runs
 
 
 # -- invariants -----------------------------------------------------------------------------------
