@@ -9,11 +9,19 @@
 """
 
 from labctl.cli import campaign, lab, operations, store
-from labctl.cli.app import app
+from labctl.cli.app import app, err
 
 __all__ = ["app", "campaign", "lab", "main", "operations", "store"]
 
 
 def main() -> None:
-    """Entry point of the ``labctl`` console script."""
-    app()
+    """Entry point of the ``labctl`` console script.
+
+    A Ctrl-C that arrives while an earlier one is being handled (the lab closing, the report
+    being written) still ends the command with exit code 130 and one line, not a traceback.
+    """
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
