@@ -23,7 +23,6 @@ __all__ = [
     "ConfiguredTwin",
     "Twin",
     "TwinFactory",
-    "twin_option_issues",
     "twin_options",
     "twin_options_path",
 ]
@@ -67,15 +66,6 @@ class TwinFactory(Protocol):
 def twin_options_path(name: str) -> tuple[str, ...]:
     """The key path of device ``name``'s ``twin.options`` (where their problems are reported)."""
     return ("devices", name, "twin", "options")
-
-
-def twin_option_issues(model: type[BaseModel], name: str, twin: TwinConfig) -> list[ConfigIssue]:
-    """Every problem ``model`` finds in device ``name``'s ``twin.options``, with key paths."""
-    try:
-        twin_options(model, name, twin)
-    except ConfigError as error:
-        return error.issues
-    return []
 
 
 def twin_options(model: type[_Options], name: str, twin: TwinConfig) -> _Options:
