@@ -13,6 +13,7 @@ This module is part of the ground floor: it imports no labctl module other than 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
@@ -124,6 +125,10 @@ def parse_quantity(value: object, dimension: str | None = None) -> Quantity:
         quantity = _parse_text(value, expected)
     else:
         raise UnitError(value, expected, f"a {type(value).__name__} is not a quantity")
+    magnitude = quantity.magnitude
+    if isinstance(magnitude, int | float) and not math.isfinite(magnitude):
+        # A NaN reference point crashes a model fit; an infinite one zeroes a hypervolume.
+        raise UnitError(value, expected, "not a finite number")
     if dimension is not None:
         require_dimension(quantity, dimension)
     return quantity

@@ -67,7 +67,18 @@ class ObjectiveSpec(BaseModel):
         return self
 
     def magnitude(self, value: str | float) -> float:
-        """A bound or reference as a float in this objective's units."""
+        """A bound or reference as a float in this objective's units (finite).
+
+        Raises:
+            ValueError: not a quantity in these units, or NaN or infinite (a NaN reference point
+                crashes the first model fit; an infinite one makes the hypervolume 0).
+        """
+        number = self._number(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
+
+    def _number(self, value: str | float) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         try:

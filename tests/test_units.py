@@ -95,3 +95,9 @@ def test_the_quantity_codec_round_trips_what_documents_keep() -> None:
         "units": "V",
         "extra": 0,
     }
+
+
+@pytest.mark.parametrize("text", ["nan V", "inf mA", "-inf degC", "NaN mol/kg"])
+def test_a_quantity_that_is_not_a_finite_number_is_refused(text: str) -> None:
+    with pytest.raises(UnitError, match=r"not a finite number|not finite"):
+        parse_quantity(text)

@@ -89,3 +89,14 @@ def test_pareto_plot_is_written_with_units(tmp_path: Path) -> None:
     Y = np.c_[rng.uniform(1, 10, 30), rng.uniform(10, 40, 30), rng.uniform(2, 5, 30)]
     path = plot_pareto(Y, objectives, tmp_path / "front.png", title="electrolyte")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("reference", ["nan mS/cm", "inf mS/cm", float("nan"), float("-inf")])
+def test_a_reference_point_that_is_not_finite_is_a_config_error(reference: object) -> None:
+    from labctl.errors import ConfigError
+    from labctl.optimizers.objectives import Objectives
+
+    with pytest.raises(ConfigError, match="not a finite number"):
+        Objectives(
+            {"conductivity": {"direction": "maximize", "units": "mS/cm", "reference": reference}}
+        )
