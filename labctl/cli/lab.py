@@ -35,8 +35,9 @@ def validate(
     from labctl.lab.registry import validate_lab_config
 
     loaded = load_config(config)
-    validate_lab_config(loaded)
-    if connect:
+    if not connect:
+        validate_lab_config(loaded)
+    else:  # Lab.from_config validates (once) before it starts a twin
         from labctl.lab.session import Lab
 
         try:
